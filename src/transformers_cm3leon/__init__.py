@@ -1,0 +1,22 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""CM3Leon for Hugging Face transformers.
+
+Importing the package registers its classes with the Auto classes and its pipeline tasks with
+`transformers.pipeline`.
+"""
+
+__version__ = "0.1.0"
+
+from .configuration_cm3leon import CM3LEON_PRESETS, CM3LEON_VQ_PRESETS, CM3LeonConfig, CM3LeonVQConfig
+
+from .modeling_cm3leon import CM3LeonForCausalLM, CM3LeonModel, CM3LeonPreTrainedModel
+
+# [registration] -- the foundation's public classes and their Auto registration live below.
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM  # noqa: E402
+
+AutoConfig.register(CM3LeonConfig.model_type, CM3LeonConfig, exist_ok=True)
+AutoConfig.register(CM3LeonVQConfig.model_type, CM3LeonVQConfig, exist_ok=True)
+AutoModel.register(CM3LeonConfig, CM3LeonModel, exist_ok=True)
+AutoModelForCausalLM.register(CM3LeonConfig, CM3LeonForCausalLM, exist_ok=True)
+# [end registration]
