@@ -10,13 +10,17 @@ __version__ = "0.1.0"
 
 from .configuration_cm3leon import CM3LEON_PRESETS, CM3LEON_VQ_PRESETS, CM3LeonConfig, CM3LeonVQConfig
 
+from .image_processing_cm3leon import IMAGE_TOKENIZER_SUBFOLDER, CM3LeonImageProcessor
 from .modeling_cm3leon import CM3LeonForCausalLM, CM3LeonModel, CM3LeonPreTrainedModel
+from .modeling_cm3leon_vq import CM3LeonVQModel, CM3LeonVQModelOutput, CM3LeonVQPreTrainedModel
 
 # [registration] -- the foundation's public classes and their Auto registration live below.
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM  # noqa: E402
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForCausalLM  # noqa: E402
 
 AutoConfig.register(CM3LeonConfig.model_type, CM3LeonConfig, exist_ok=True)
 AutoConfig.register(CM3LeonVQConfig.model_type, CM3LeonVQConfig, exist_ok=True)
 AutoModel.register(CM3LeonConfig, CM3LeonModel, exist_ok=True)
 AutoModelForCausalLM.register(CM3LeonConfig, CM3LeonForCausalLM, exist_ok=True)
+AutoModel.register(CM3LeonVQConfig, CM3LeonVQModel, exist_ok=True)
+AutoImageProcessor.register(CM3LeonConfig, slow_image_processor_class=CM3LeonImageProcessor, exist_ok=True)
 # [end registration]
