@@ -1,0 +1,235 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""A multimodal document (text and image segments) and its encoding into token ids.
+
+Every CM3Leon training example is a document in the paper's layout (PAPER_NOTES §2.4, §8.1):
+
+    </s> segment_1 <racm3:break> segment_2 <racm3:break> ... segment_n </s>
+
+A text segment is tokenized by the text tokenizer; an image segment is either its image token ids already (the
+output of `ImagePretokenizer`) or an image that the image processor turns into ids. A retrieval-augmented example is
+a document too: the retrieved documents' segments followed by the query's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from .cm3_masking import IGNORE_INDEX, _check_token_id, _resolve_id
+
+LOSS_ON_CHOICES = ("all", "output")
+
+
+@dataclass
+class Document:
+    """An ordered list of segments joined by `<racm3:break>`.
+
+    Args:
+        segments (`list`): Each a `str` (text), a sequence of image token ids (`list[int]`, array or 1-D tensor),
+            or an image (anything the image processor's `images_to_token_ids` accepts, e.g. a PIL image).
+        output_start (`tuple[int, int]`, *optional*): Where the output starts, as `(segment index, character offset)`
+            (the offset is 0 for an image segment). The output runs to the end of that segment. Used by
+            `loss_on="output"`; `None` means the document has no marked output.
+    """
+
+    segments: list
+    output_start: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.segments, (list, tuple)) or len(self.segments) == 0:
+            raise ValueError(f"`segments` must be a non-empty list, got {self.segments!r}.")
+        if self.output_start is not None:
+            index, offset = self.output_start
+            if not 0 <= index < len(self.segments):
+                raise ValueError(f"`output_start` segment index {index} is outside [0, {len(self.segments)}).")
+            segment = self.segments[index]
+            limit = len(segment) if isinstance(segment, str) else 0
+            if not 0 <= offset <= limit:
+                raise ValueError(f"`output_start` offset {offset} is outside [0, {limit}] for segment {index}.")
+
+    def to_text(self, break_token: str = "<racm3:break>", image_placeholder: str = "<image>") -> str:
+        """A readable rendering: text segments as they are, images as `image_placeholder`."""
+        return f" {break_token} ".join(s if isinstance(s, str) else image_placeholder for s in self.segments)
+
+
+def is_token_ids(segment: Any) -> bool:
+    """Whether an image segment is already token ids (rather than an image to tokenize)."""
+    if isinstance(segment, torch.Tensor):
+        return segment.ndim == 1 and not segment.is_floating_point()
+    if isinstance(segment, np.ndarray):
+        return segment.ndim == 1 and np.issubdtype(segment.dtype, np.integer)
+    if isinstance(segment, (list, tuple)):
+        return all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in segment)
+    return False
+
+
+def _token_ids_list(segment) -> list[int]:
+    if isinstance(segment, torch.Tensor):
+        return segment.tolist()
+    if isinstance(segment, np.ndarray):
+        return segment.astype(np.int64).tolist()
+    return [int(t) for t in segment]
+
+
+def join_segments(segment_ids: Sequence[Sequence[int]], *, eos_token_id: int, break_token_id: int) -> list[int]:
+    """`</s> s_1 <racm3:break> s_2 ... s_n </s>` from the segments' token ids."""
+    ids = [eos_token_id]
+    for i, segment in enumerate(segment_ids):
+        if i:
+            ids.append(break_token_id)
+        ids.extend(segment)
+    ids.append(eos_token_id)
+    return ids
+
+
+class DocumentEncoder:
+    r"""
+    Turns [`Document`]s into `input_ids` (and `labels` when `loss_on="output"`) in the paper's layout, the same layout
+    as `CM3LeonProcessor.encode_documents`, for use in `datasets.map` steps: image segments may already be token ids,
+    and the output of a document can be marked for output-only loss. Text is tokenized as plain text (with a
+    transformers tokenizer, `split_special_tokens=True`: a literal `</s>` in a caption stays text).
+
+    Args:
+        tokenizer: A text tokenizer called as `tokenizer(list_of_texts, add_special_tokens=False)["input_ids"]`.
+        config ([`CM3LeonConfig`], *optional*): Source of `eos_token_id` and `break_token_id`.
+        eos_token_id (`int`, *optional*): Id of `</s>`; explicit values win over `config`.
+        break_token_id (`int`, *optional*): Id of `<racm3:break>`.
+        image_processor (*optional*): Object with `images_to_token_ids(images)`, needed only for documents whose image
+            segments are images rather than token ids (a processor holding one as `.image_processor` works too).
+        loss_on (`str`, *optional*, defaults to `"all"`): `"all"` trains on the whole sequence (the paper; no
+            `labels` are returned, the collator derives them); `"output"` returns `labels` that are `-100` except on
+            the output (from `Document.output_start` to the end of that segment) and the token that closes it (the
+            next `<racm3:break>` or the final `</s>`), so the model also learns where the output ends.
+
+    A text segment with an output start inside it is tokenized in two pieces, the prompt part and the output part
+    (which keeps its leading whitespace), exactly as a prompt ending before the output is tokenized at inference.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        config=None,
+        *,
+        eos_token_id: int | None = None,
+        break_token_id: int | None = None,
+        image_processor=None,
+        loss_on: str = "all",
+    ):
+        if loss_on not in LOSS_ON_CHOICES:
+            raise ValueError(f"`loss_on` must be one of {list(LOSS_ON_CHOICES)}, got {loss_on!r}.")
+        if tokenizer is None or not callable(tokenizer):
+            raise TypeError(f"`tokenizer` must be a callable text tokenizer, got {tokenizer!r}.")
+        self.tokenizer = tokenizer
+        self.eos_token_id = _check_token_id("eos_token_id", _resolve_id("eos_token_id", eos_token_id, config))
+        self.break_token_id = _check_token_id("break_token_id", _resolve_id("break_token_id", break_token_id, config))
+        if image_processor is not None and not hasattr(image_processor, "images_to_token_ids"):
+            image_processor = getattr(image_processor, "image_processor", image_processor)
+        if image_processor is not None and not hasattr(image_processor, "images_to_token_ids"):
+            raise TypeError(
+                f"`image_processor` must have an `images_to_token_ids(images)` method, got {type(image_processor)}."
+            )
+        self.image_processor = image_processor
+        self.loss_on = loss_on
+
+    def encode(self, documents: Sequence[Document | list]) -> list[dict[str, list[int]]]:
+        """Encode a batch of documents (one tokenizer call and one image-processor call for the whole batch).
+
+        A document is a [`Document`] or a plain list of segments (then it has no marked output).
+        """
+        texts: list[str] = []
+        images: list = []
+        # Per document, per segment: a list of (kind, index into texts/images or the ids, is_output) pieces.
+        plans = []
+        for document in documents:
+            if isinstance(document, (list, tuple)):  # a plain list of segments, as `CM3LeonProcessor` takes
+                document = Document(list(document))
+            if not isinstance(document, Document):
+                raise TypeError(f"Expected a `Document` or a list of segments, got {type(document).__name__}.")
+            plan = []
+            for s, segment in enumerate(document.segments):
+                output_offset = None
+                if document.output_start is not None and document.output_start[0] == s:
+                    output_offset = document.output_start[1]
+                if isinstance(segment, str):
+                    pieces = []
+                    if output_offset is None:
+                        pieces.append(("text", len(texts), False))
+                        texts.append(segment)
+                    else:
+                        if output_offset > 0:
+                            pieces.append(("text", len(texts), False))
+                            texts.append(segment[:output_offset])
+                        pieces.append(("text", len(texts), True))
+                        texts.append(segment[output_offset:])
+                    plan.append(pieces)
+                elif is_token_ids(segment):
+                    plan.append([("ids", _token_ids_list(segment), output_offset is not None)])
+                else:
+                    plan.append([("image", len(images), output_offset is not None)])
+                    images.append(segment)
+            plans.append(plan)
+
+        text_ids = self._tokenize(texts) if texts else []
+        image_ids = self._images_to_token_ids(images) if images else []
+
+        encoded = []
+        for plan in plans:
+            segment_ids, segment_loss = [], []
+            for pieces in plan:
+                ids, loss = [], []
+                for kind, ref, is_output in pieces:
+                    piece = text_ids[ref] if kind == "text" else image_ids[ref] if kind == "image" else ref
+                    ids.extend(piece)
+                    loss.extend([is_output] * len(piece))
+                segment_ids.append(ids)
+                segment_loss.append(loss)
+            input_ids = join_segments(segment_ids, eos_token_id=self.eos_token_id, break_token_id=self.break_token_id)
+            example = {"input_ids": input_ids}
+            if self.loss_on == "output":
+                example["labels"] = self._output_labels(input_ids, segment_loss)
+            encoded.append(example)
+        return encoded
+
+    @staticmethod
+    def _output_labels(input_ids: list[int], segment_loss: list[list[bool]]) -> list[int]:
+        has_loss = [False]  # the leading </s>
+        for loss in segment_loss:
+            # The separator after a segment (or the final </s>) closes that segment's output.
+            has_loss.extend(loss)
+            has_loss.append(bool(loss) and loss[-1])
+        return [t if keep else IGNORE_INDEX for t, keep in zip(input_ids, has_loss)]
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        kwargs = {}
+        if isinstance(self.tokenizer, PreTrainedTokenizerBase):
+            # Content is plain text: a literal "</s>" or "<sentinel:0>" in a caption must not become a control token.
+            kwargs["split_special_tokens"] = True
+        ids = self.tokenizer(texts, add_special_tokens=False, **kwargs)["input_ids"]
+        if len(ids) != len(texts):
+            raise ValueError(f"The tokenizer returned {len(ids)} sequences for {len(texts)} texts.")
+        return [list(x) for x in ids]
+
+    def _images_to_token_ids(self, images: list) -> list[list[int]]:
+        if self.image_processor is None:
+            raise TypeError(
+                f"A document has an image segment of type {type(images[0]).__name__} rather than image token ids; "
+                "pass `image_processor` to tokenize images, or pre-tokenize them with `ImagePretokenizer`."
+            )
+        return images_to_token_id_lists(self.image_processor, images)
+
+
+def images_to_token_id_lists(image_processor, images: list) -> list[list[int]]:
+    """Call `image_processor.images_to_token_ids(images)` and return one list of ids per image."""
+    ids = image_processor.images_to_token_ids(images)
+    if isinstance(ids, (torch.Tensor, np.ndarray)):
+        ids = ids.tolist()
+    ids = [_token_ids_list(x) for x in ids]
+    if len(ids) != len(images):
+        raise ValueError(f"`images_to_token_ids` returned {len(ids)} sequences for {len(images)} images.")
+    return ids
