@@ -313,7 +313,7 @@ def test_encode_documents_errors(processor, images):
         processor.encode_documents(["a cat", images[0]])
     with pytest.raises(ValueError, match="one list of retrieved documents per document"):
         processor.encode_documents([["a cat"]], retrieved_documents=[[], []])
-    with pytest.raises(TypeError, match="`documents\\[0\\]\\[1\\]` must be text \\(str\\) or an image"):
+    with pytest.raises(TypeError, match="`documents\\[0\\]\\[1\\]` must be text \\(str\\), an image"):
         processor.encode_documents([["a cat", 3]])
     with pytest.raises(TypeError, match="`documents\\[0\\]` must be a non-empty list"):
         processor.encode_documents([[]])
@@ -493,3 +493,24 @@ def test_save_and_reload(processor, images, tmp_path):
         expected_state = processor.image_processor.vq_model.state_dict()
         assert state.keys() == expected_state.keys()
         assert all(torch.equal(state[k], expected_state[k]) for k in state)
+
+
+def test_pre_tokenised_images_are_used_as_they_are(processor, images):
+    a = image_ids(processor, images[0])
+    from_image = processor.encode_documents([processor.document("a cat", images[0])])["input_ids"]
+    for segment in (a, torch.tensor(a), np.array(a)):
+        assert processor.encode_documents([["a cat", segment]])["input_ids"] == from_image
+    with pytest.raises(ValueError, match="pre-tokenised image must be"):
+        processor.encode_documents([["a cat", a[:-1]]])
+    with pytest.raises(ValueError, match="pre-tokenised image must be"):
+        processor.encode_documents([["a cat", [processor.eos_token_id] * len(a)]])
+
+
+def test_retriever_documents_are_laid_out_from_their_fields(processor, images):
+    from transformers_cm3leon.retrieval import RetrievedDocument
+
+    b = image_ids(processor, images[1])
+    document = RetrievedDocument(text="a dog", image_token_ids=b, image_path=None, score=0.5, index=3)
+    prompt = processor.text_to_image_prompt("a cat", retrieved_documents=[document])
+    cat, dog = text_ids(processor, "a cat"), text_ids(processor, "a dog")
+    assert prompt == [EOS, *dog, BREAK, *b, BREAK, *cat, BREAK]

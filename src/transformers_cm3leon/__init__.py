@@ -41,4 +41,13 @@ AutoModel.register(CM3LeonVQConfig, CM3LeonVQModel, exist_ok=True)
 AutoImageProcessor.register(CM3LeonConfig, slow_image_processor_class=CM3LeonImageProcessor, exist_ok=True)
 AutoProcessor.register(CM3LeonConfig, CM3LeonProcessor, exist_ok=True)
 AutoTokenizer.register(CM3LeonConfig, tokenizer_class=PreTrainedTokenizerFast, exist_ok=True)
+
+from .pipelines import (  # noqa: E402
+    CM3LeonImageEditingPipeline,
+    CM3LeonImagePipelineOutput,
+    CM3LeonTextToImagePipeline,
+    register_pipelines,
+)
+
+register_pipelines()
 # [end registration]

@@ -31,6 +31,7 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_cm3leon import CM3LeonConfig
+from .generation_cm3leon import CM3LeonImageGenerationMixin
 
 logger = logging.get_logger(__name__)
 
@@ -438,7 +439,7 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
         return BaseModelOutputWithPast(last_hidden_state=hidden_states, past_key_values=past_key_values)
 
 
-class CM3LeonForCausalLM(CM3LeonPreTrainedModel, GenerationMixin):
+class CM3LeonForCausalLM(CM3LeonPreTrainedModel, GenerationMixin, CM3LeonImageGenerationMixin):
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
     _tp_plan = {"lm_head": "colwise_gather_output"}
     _pp_plan = {"lm_head": (["hidden_states"], ["logits"])}
@@ -451,6 +452,9 @@ class CM3LeonForCausalLM(CM3LeonPreTrainedModel, GenerationMixin):
         self.vocab_size = config.vocab_size
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
+        # Text ends at `</s>` or at `<eoss>`, which closes an infilled span (captions and answers by infilling).
+        if self.generation_config is not None and config.eoss_token_id is not None:
+            self.generation_config.eos_token_id = [config.eos_token_id, config.eoss_token_id]
 
     @can_return_tuple
     def forward(

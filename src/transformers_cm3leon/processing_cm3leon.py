@@ -51,7 +51,8 @@ _CALL_KWARGS = (
     "pad_to_multiple_of",
 )
 
-# A document is an ordered list of segments: text (`str`) and images (PIL, numpy or torch).
+# A document is an ordered list of segments: text (`str`), images (PIL, numpy or torch) and pre-tokenised images (a
+# 1-D sequence of `image_seq_length` image-token ids, e.g. from a memory bank or `data.ImagePretokenizer`).
 Segment = Any
 Document = list[Segment]
 
@@ -290,7 +291,7 @@ class CM3LeonProcessor(ProcessorMixin):
     def _encode_rows(self, rows: list[list], recognize_special_tokens: bool) -> list[list[int]]:
         """Concatenate the ids of each row's segments: `int` (a token id), `str` (text) or an image."""
         texts = [segment for row in rows for segment in row if isinstance(segment, str)]
-        images = [segment for row in rows for segment in row if is_valid_image(segment)]
+        images = [segment for row in rows for segment in row if _is_image(segment)]
         text_ids = iter(self._tokenize(texts, recognize_special_tokens))
         image_ids = iter(self.encode_images(images))
         encoded = []
@@ -301,6 +302,8 @@ class CM3LeonProcessor(ProcessorMixin):
                     ids += next(text_ids)
                 elif isinstance(segment, int):
                     ids.append(segment)
+                elif is_image_token_ids(segment):
+                    ids += self._check_image_token_ids(segment)
                 else:
                     ids += next(image_ids)
             encoded.append(ids)
@@ -415,6 +418,16 @@ class CM3LeonProcessor(ProcessorMixin):
             ]
         return BatchFeature(data, tensor_type=return_tensors)
 
+    def _check_image_token_ids(self, ids, name: str = "image token ids") -> list[int]:
+        ids = self._check_ids(ids, name)
+        start, stop = self.image_token_offset, self.image_token_offset + self.image_vocab_size
+        if len(ids) != self.image_seq_length or not all(start <= i < stop for i in ids):
+            raise ValueError(
+                f"A pre-tokenised image must be {self.image_seq_length} ids in the image-token range [{start}, {stop}); "
+                f"got {len(ids)} ids from {min(ids, default=None)} to {max(ids, default=None)}."
+            )
+        return ids
+
     def _check_ids(self, ids, name: str) -> list[int]:
         if isinstance(ids, (torch.Tensor, np.ndarray)):
             if ids.ndim != 1:
@@ -468,6 +481,8 @@ class CM3LeonProcessor(ProcessorMixin):
             raise TypeError(f"`{name}` must be a list of documents, got {_describe(retrieved_documents)}.")
         row = []
         for index, document in enumerate(retrieved_documents):
+            if hasattr(document, "text") and hasattr(document, "image_token_ids"):
+                document = _retrieved_segments(document)
             row += self._join_segments(_check_document(document, f"{name}[{index}]")) + [self.break_token_id]
         return row
 
@@ -757,14 +772,36 @@ def _check_images(images, name: str) -> None:
         _check_image(image, f"{name}[{index}]")
 
 
+def is_image_token_ids(segment) -> bool:
+    """Whether a segment is a pre-tokenised image: a 1-D sequence of integer token ids."""
+    if isinstance(segment, torch.Tensor):
+        return segment.ndim == 1 and not segment.is_floating_point()
+    if isinstance(segment, np.ndarray):
+        return segment.ndim == 1 and np.issubdtype(segment.dtype, np.integer)
+    if isinstance(segment, (list, tuple)):
+        return bool(segment) and all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in segment)
+    return False
+
+
+def _is_image(segment) -> bool:
+    return is_valid_image(segment) and not is_image_token_ids(segment)
+
+
+def _retrieved_segments(document) -> list:
+    """The segments of a retriever's document (`text`, then its image token ids or its image)."""
+    segments = [document.text] if document.text is not None else []
+    image = document.image_token_ids if document.image_token_ids is not None else getattr(document, "image", None)
+    return segments + ([image] if image is not None else [])
+
+
 def _check_document(document, name: str) -> list:
     if not isinstance(document, (list, tuple)) or not document:
         raise TypeError(f"`{name}` must be a non-empty list of segments (str or image), got {_describe(document)}.")
     for index, segment in enumerate(document):
-        if not isinstance(segment, str) and not is_valid_image(segment):
+        if not isinstance(segment, str) and not is_valid_image(segment) and not is_image_token_ids(segment):
             raise TypeError(
-                f"`{name}[{index}]` must be text (str) or an image (PIL.Image, numpy array or torch tensor), got "
-                f"{_describe(segment)}."
+                f"`{name}[{index}]` must be text (str), an image (PIL.Image, numpy array or torch tensor) or "
+                f"pre-tokenised image ids (a 1-D sequence of ints), got {_describe(segment)}."
             )
     return list(document)
 
