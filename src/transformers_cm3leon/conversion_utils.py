@@ -1,0 +1,504 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""Building blocks to bring foreign checkpoints into CM3Leon: safe reading, key checks, streaming sharded writing,
+taming-transformers VQGANs, and the Chameleon tokenizer and generation defaults.
+
+The scripts in `conversion/` are thin layers over these functions. Everything here reads foreign weights with
+`torch.load(..., weights_only=True)` only (no arbitrary unpickling) and writes safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from huggingface_hub.serialization import split_state_dict_into_shards_factory
+from safetensors.torch import save_file
+from transformers import GenerationConfig, PreTrainedTokenizerFast
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, logging
+
+from .configuration_cm3leon import CM3LeonConfig, CM3LeonVQConfig
+from .modeling_cm3leon_vq import CM3LeonVQModel
+from .tokenization_cm3leon import BOS_TOKEN, BREAK_TOKEN, EOS_TOKEN, EOSS_TOKEN, PAD_TOKEN, UNK_TOKEN
+
+logger = logging.get_logger(__name__)
+
+# How many keys of each kind an error message lists before it says "... and N more".
+_MAX_LISTED_KEYS = 20
+
+
+# -- reading and checking -------------------------------------------------------------------------------------------
+class CheckpointKeysError(ValueError):
+    """A checkpoint's keys do not match what the target expects; `missing_keys` and `unexpected_keys` say how."""
+
+    def __init__(self, source: str, missing_keys: list[str], unexpected_keys: list[str], hint: str = ""):
+        self.source = source
+        self.missing_keys = missing_keys
+        self.unexpected_keys = unexpected_keys
+        lines = [f"{source} does not match the expected layout."]
+        for what, keys in (("Missing keys", missing_keys), ("Unexpected keys", unexpected_keys)):
+            if keys:
+                shown = ", ".join(keys[:_MAX_LISTED_KEYS])
+                more = f" ... and {len(keys) - _MAX_LISTED_KEYS} more" if len(keys) > _MAX_LISTED_KEYS else ""
+                lines.append(f"{what} ({len(keys)}): {shown}{more}")
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+def check_keys(
+    found: Iterable[str], expected: Iterable[str], source: str, ignore: Iterable[str] = (), hint: str = ""
+) -> None:
+    """Raise [`CheckpointKeysError`] listing the missing and unexpected keys when `found` differs from `expected`.
+
+    `ignore` holds regular expressions of keys that may be present without being expected (e.g. `rope\\.freqs`).
+    """
+    found, expected = set(found), set(expected)
+    patterns = [re.compile(pattern) for pattern in ignore]
+    missing = sorted(expected - found, key=_natural_key)
+    unexpected = sorted(
+        (key for key in found - expected if not any(p.fullmatch(key) for p in patterns)), key=_natural_key
+    )
+    if missing or unexpected:
+        raise CheckpointKeysError(source, missing, unexpected, hint)
+
+
+def check_shape(name: str, tensor: torch.Tensor, expected: tuple[int, ...], source: str) -> None:
+    if tuple(tensor.shape) != tuple(expected):
+        raise ValueError(
+            f"{source}: `{name}` has shape {tuple(tensor.shape)}, expected {tuple(expected)}. The checkpoint and its "
+            "configuration (params.json / config.json / model.yaml) do not describe the same model."
+        )
+
+
+def _natural_key(key: str):
+    """Sort `layers.10` after `layers.9`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
+def load_torch_checkpoint(path: str | os.PathLike, mmap: bool = True) -> dict:
+    """Read a `.pth` / `.ckpt` file with `torch.load(weights_only=True)` on the CPU.
+
+    With `mmap=True` the tensors stay on disk until they are read, so a converter that handles one tensor at a time
+    never holds the whole checkpoint in memory (files in the legacy, pre-zip format are read fully instead).
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        ValueError: if the file is not a readable PyTorch checkpoint, or holds Python objects that `weights_only=True`
+            refuses to unpickle (they are never unpickled here).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint file {str(path)!r} does not exist.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path} holds Python objects besides tensors, which `torch.load(weights_only=True)` refuses to load (and "
+            f"this converter never unpickles arbitrary objects): {str(error).splitlines()[0]}. If you trust the file, "
+            "re-save only its tensors, e.g. `torch.save({'state_dict': ckpt['state_dict']}, 'clean.ckpt')`, and "
+            "convert that."
+        ) from None
+    except RuntimeError as error:
+        if mmap and "mmap" in str(error):  # legacy (non-zip) serialization cannot be memory-mapped
+            logger.warning(f"{path} uses PyTorch's legacy format, which cannot be memory-mapped; reading it whole.")
+            return load_torch_checkpoint(path, mmap=False)
+        raise ValueError(
+            f"{path} could not be read as a PyTorch checkpoint (truncated or corrupted?): {error}"
+        ) from None
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """`"bfloat16"`, `"float16"`, `"float32"`, a `torch.dtype`, or `None`/`"auto"` (keep the checkpoint's)."""
+    if dtype is None or dtype == "auto":
+        return None
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    allowed = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+    if dtype not in allowed:
+        raise ValueError(f"`dtype` must be one of {['auto', *allowed]}, got {dtype!r}.")
+    return allowed[dtype]
+
+
+# -- streaming sharded safetensors ----------------------------------------------------------------------------------
+@dataclass
+class PlannedTensor:
+    """One output tensor of a conversion: its shape and a function that builds it from the source on demand."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    produce: Callable[[], torch.Tensor]
+    source: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        numel = 1
+        for size in self.shape:
+            numel *= size
+        return numel * self.dtype.itemsize
+
+
+def save_planned_safetensors(
+    plan: Mapping[str, PlannedTensor], save_directory: str | os.PathLike, max_shard_size: int | str = "5GB"
+) -> list[str]:
+    """Write `plan` as (sharded) safetensors in transformers' layout, building each tensor only when its shard is
+    written and freeing the shard before the next one: besides the source, peak memory is about two shards (the
+    tensors and the buffer safetensors serialises them into).
+
+    Writes `model.safetensors`, or `model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json` when the
+    tensors exceed `max_shard_size`. Each produced tensor is checked against its planned shape and cast to its
+    planned dtype. Returns the paths written.
+    """
+    save_directory = Path(save_directory)
+    save_directory.mkdir(parents=True, exist_ok=True)
+    split = split_state_dict_into_shards_factory(
+        dict(plan),
+        get_storage_size=lambda planned: planned.nbytes,
+        filename_pattern="model{suffix}.safetensors",
+        max_shard_size=max_shard_size,
+    )
+    written = []
+    for filename, names in split.filename_to_tensors.items():
+        shard = {}
+        for name in names:
+            planned = plan[name]
+            tensor = planned.produce()
+            check_shape(name, tensor, planned.shape, planned.source or name)
+            shard[name] = tensor.to(planned.dtype).contiguous()
+        save_file(shard, save_directory / filename, metadata={"format": "pt"})
+        written.append(str(save_directory / filename))
+        del shard
+    if split.is_sharded:
+        index = {
+            "metadata": {"total_size": sum(p.nbytes for p in plan.values())},
+            "weight_map": split.tensor_to_filename,
+        }
+        index_path = save_directory / SAFE_WEIGHTS_INDEX_NAME
+        index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+        written.append(str(index_path))
+    return written
+
+
+def expected_state_dict_shapes(model_class, config) -> dict[str, tuple[int, ...]]:
+    """The persistent state-dict keys and shapes of `model_class(config)`, computed on the meta device (no memory)."""
+    with torch.device("meta"):
+        model = model_class(config)
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def prepare_output_directory(output_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Create `output_dir`; refuse a non-empty one unless `overwrite`, then remove stale weight files from it."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"`output_dir` {str(output_dir)!r} exists and is not a folder.")
+    if output_dir.is_dir() and any(output_dir.iterdir()):
+        if not overwrite:
+            raise ValueError(
+                f"`output_dir` {str(output_dir)!r} is not empty; choose an empty folder or pass --overwrite."
+            )
+        for stale in output_dir.glob("model*.safetensors*"):
+            stale.unlink()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir
+
+
+# -- taming-transformers VQGAN --------------------------------------------------------------------------------------
+# taming's `ddconfig` names -> CM3LeonVQConfig names (the same renaming transformers' Chameleon converter does).
+TAMING_DDCONFIG_NAMES = {
+    "ch": "base_channels",
+    "out_ch": "out_channels",
+    "ch_mult": "channel_multiplier",
+    "z_channels": "latent_channels",
+    "double_z": "double_latent",
+    "in_channels": "in_channels",
+    "resolution": "resolution",
+    "num_res_blocks": "num_res_blocks",
+    "attn_resolutions": "attn_resolutions",
+    "dropout": "dropout",
+}
+TAMING_PARAMS_NAMES = {"embed_dim": "embed_dim", "n_embed": "num_embeddings"}
+# `VQModel` arguments that only matter for training or file handling.
+_TAMING_TRAINING_PARAMS = {
+    "lossconfig",
+    "ckpt_path",
+    "ignore_keys",
+    "image_key",
+    "colorize_nlabels",
+    "monitor",
+    "scheduler_config",
+    "lr_g_factor",
+    "sane_index_shape",
+    "legacy",
+}
+# ddconfig options taming accepts that CM3LeonVQModel implements only at their default value.
+_TAMING_DDCONFIG_DEFAULTS = {
+    "attn_type": "vanilla",
+    "use_linear_attn": False,
+    "resamp_with_conv": True,
+    "give_pre_end": False,
+    "tanh_out": False,
+}
+# Keys of a taming checkpoint that belong to the training loss (LPIPS network and discriminator).
+TAMING_LOSS_KEY_PATTERN = r"loss\..*"
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"YAML file {str(path)!r} does not exist.")
+    with path.open(encoding="utf-8") as handle:
+        content = yaml.safe_load(handle)
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} must hold a YAML mapping, got {type(content).__name__}.")
+    return content
+
+
+def vq_config_from_taming(config: Mapping | str | os.PathLike) -> CM3LeonVQConfig:
+    """Build a [`CM3LeonVQConfig`] from a taming-transformers `VQModel` configuration.
+
+    Args:
+        config: A `model.yaml` path, its parsed content (`{"model": {"target": ..., "params": {...}}}`), or the
+            `params` mapping itself (`embed_dim`, `n_embed`, `ddconfig`, ...).
+
+    Raises:
+        ValueError: for a model other than a plain `VQModel` (e.g. `GumbelVQ`), index remapping, options of the
+            encoder/decoder that CM3LeonVQModel does not implement, or unknown keys.
+    """
+    source = "the taming configuration"
+    if not isinstance(config, Mapping):
+        source = str(config)
+        config = read_yaml(config)
+    model = config.get("model", config)
+    target = model.get("target")
+    if target is not None and not str(target).endswith(".VQModel"):
+        raise ValueError(
+            f"{source}: only taming's plain `VQModel` (nearest-neighbour quantizer) can be converted, got target "
+            f"{target!r}."
+        )
+    params = dict(model.get("params", model))
+    for key in ("ddconfig", "embed_dim", "n_embed"):
+        if key not in params:
+            raise ValueError(f"{source}: `model.params.{key}` is missing; found keys {sorted(params)}.")
+    if params.get("remap") is not None:
+        raise ValueError(
+            f"{source}: `remap` (a reduced codebook index file) is not supported; the codes must be the codebook rows."
+        )
+    unknown = sorted(set(params) - {"ddconfig", "remap", *TAMING_PARAMS_NAMES, *_TAMING_TRAINING_PARAMS})
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown `model.params` keys {unknown}; cannot tell whether they change the model."
+        )
+
+    ddconfig = dict(params["ddconfig"])
+    for key, default in _TAMING_DDCONFIG_DEFAULTS.items():
+        value = ddconfig.pop(key, default)
+        if value != default:
+            raise ValueError(
+                f"{source}: `ddconfig.{key}={value!r}` is not supported; CM3LeonVQModel needs {default!r}."
+            )
+    unknown = sorted(set(ddconfig) - set(TAMING_DDCONFIG_NAMES))
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown `ddconfig` keys {unknown}; known keys are {sorted(TAMING_DDCONFIG_NAMES)}."
+        )
+    kwargs = {TAMING_DDCONFIG_NAMES[key]: value for key, value in ddconfig.items()}
+    kwargs.update({TAMING_PARAMS_NAMES[key]: params[key] for key in TAMING_PARAMS_NAMES})
+    if "attn_resolutions" in kwargs:
+        kwargs["attn_resolutions"] = list(kwargs["attn_resolutions"] or [])
+    return CM3LeonVQConfig(**kwargs)
+
+
+def taming_state_dict(checkpoint: Mapping, source: str = "the checkpoint") -> dict[str, torch.Tensor]:
+    """The VQ model's weights from a taming / Lightning checkpoint: `checkpoint["state_dict"]` (or the mapping itself
+    when it holds tensors only), without the training loss's `loss.*` weights."""
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    if not isinstance(state_dict, Mapping):
+        raise ValueError(f"{source}: `state_dict` must be a mapping of tensors, got {type(state_dict).__name__}.")
+    not_tensors = sorted(k for k, v in state_dict.items() if not isinstance(v, torch.Tensor))
+    if not_tensors:
+        raise ValueError(
+            f"{source} has no `state_dict` entry and is not a plain mapping of tensors (non-tensor entries: "
+            f"{not_tensors[:_MAX_LISTED_KEYS]})."
+        )
+    loss = re.compile(TAMING_LOSS_KEY_PATTERN)
+    return {key: value for key, value in state_dict.items() if not loss.fullmatch(key)}
+
+
+def load_vq_state_dict(model: CM3LeonVQModel, state_dict: Mapping[str, torch.Tensor], source: str) -> CM3LeonVQModel:
+    """Load taming-named weights into `model`, raising a clear error on missing / unexpected keys or shapes."""
+    expected = model.state_dict()
+    check_keys(
+        state_dict,
+        expected,
+        source,
+        hint="Is this a taming-transformers VQModel checkpoint, and does the YAML describe it (ch, ch_mult, "
+        "num_res_blocks, attn_resolutions)?",
+    )
+    for name, tensor in state_dict.items():
+        check_shape(name, tensor, tuple(expected[name].shape), source)
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state_dict.items()}, strict=True)
+    return model
+
+
+def load_taming_vqgan(
+    checkpoint_path: str | os.PathLike,
+    config: CM3LeonVQConfig | Mapping | str | os.PathLike,
+    dtype: torch.dtype | None = None,
+) -> CM3LeonVQModel:
+    """Build a [`CM3LeonVQModel`] (encoder, quantizer and decoder) from a taming-transformers `VQModel` checkpoint
+    (`.ckpt`, weights under `state_dict`) and its `model.yaml` (or a ready [`CM3LeonVQConfig`]), e.g. Chameleon's
+    `tokenizer/vqgan.ckpt` + `tokenizer/vqgan.yaml`. The training loss's `loss.*` weights are dropped; any other key
+    mismatch is an error that lists the missing and unexpected keys.
+    """
+    vq_config = config if isinstance(config, CM3LeonVQConfig) else vq_config_from_taming(config)
+    state_dict = taming_state_dict(load_torch_checkpoint(checkpoint_path), source=str(checkpoint_path))
+    model = CM3LeonVQModel(vq_config)
+    load_vq_state_dict(model, state_dict, source=str(checkpoint_path))
+    if dtype is not None:
+        model = model.to(dtype)
+    return model.eval()
+
+
+# -- Chameleon vocabulary and decoding defaults ---------------------------------------------------------------------
+# Chameleon's reference inference (chameleon/inference/chameleon.py, ../shared/PAPER_NOTES.md §12.3): temperature 0.7
+# and top-p 0.9 for text and images; images use three-stream guidance u + 1.2 (i - u) + 3.0 (f - i).
+CHAMELEON_TEMPERATURE = 0.7
+CHAMELEON_TOP_P = 0.9
+CHAMELEON_TEXT_GUIDANCE_SCALE = 3.0
+CHAMELEON_IMAGE_GUIDANCE_SCALE = 1.2
+
+
+# Chameleon's QK-norm is `nn.LayerNorm(head_dim)` with PyTorch's default eps, whatever the RMSNorm's `norm_eps` is.
+CHAMELEON_QK_NORM_EPS = 1e-5
+
+
+def warn_if_qk_norm_eps_differs(norm_eps: float) -> None:
+    """CM3LeonConfig uses `norm_eps` for the QK-norm too; Chameleon used 1e-5 there. Equal in every released
+    checkpoint; a fine-tune with another RMSNorm eps would see slightly different attention logits."""
+    if norm_eps != CHAMELEON_QK_NORM_EPS:
+        logger.warning(
+            f"norm_eps={norm_eps}, but Chameleon's QK-norm used eps={CHAMELEON_QK_NORM_EPS}; the converted model applies "
+            f"{norm_eps} to both, so its outputs differ slightly from the original's."
+        )
+
+
+def load_chameleon_tokenizer(
+    tokenizer_file: str | os.PathLike, model_max_length: int = 4096
+) -> PreTrainedTokenizerFast:
+    """A tokenizer from Chameleon's `text_tokenizer.json` (a Hugging Face `tokenizers` file), with the CM3Leon special
+    token names set (`<s>`, `</s>`, `<pad>`, `<unk>`, and `<racm3:break>` / `<eoss>` as `break_token` / `eoss_token`).
+
+    No token is added: every special token must already be in the file. The `IMGIMG...Z` tokens define the image
+    tokens (see `token_layout`). Nothing is inserted automatically around the text (no BOS), as with
+    `build_cm3leon_tokenizer`: prompts write their control tokens explicitly.
+    """
+    tokenizer_file = Path(tokenizer_file)
+    if not tokenizer_file.is_file():
+        raise FileNotFoundError(f"Tokenizer file {str(tokenizer_file)!r} does not exist.")
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_file(str(tokenizer_file))
+    vocab = backend.get_vocab(with_added_tokens=True)
+    required = (BOS_TOKEN, PAD_TOKEN, EOS_TOKEN, UNK_TOKEN, BREAK_TOKEN, EOSS_TOKEN)
+    missing = [token for token in required if token not in vocab]
+    if missing:
+        raise ValueError(f"{tokenizer_file} lacks the special tokens {missing}, which CM3Leon's vocabulary needs.")
+    size = backend.get_vocab_size(with_added_tokens=True)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=BOS_TOKEN,
+        eos_token=EOS_TOKEN,
+        unk_token=UNK_TOKEN,
+        pad_token=PAD_TOKEN,
+        model_specific_special_tokens={"break_token": BREAK_TOKEN, "eoss_token": EOSS_TOKEN},
+        model_max_length=model_max_length,
+    )
+    if len(tokenizer) != size:
+        raise RuntimeError(f"Wrapping {tokenizer_file} changed its size from {size} to {len(tokenizer)} tokens.")
+    return tokenizer
+
+
+def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
+    """Decoding defaults of Chameleon's reference inference for a converted checkpoint.
+
+    Sampling with temperature 0.7 and top-p 0.9; text stops at `</s>` or at `<racm3:break>` (the start of an image,
+    Chameleon's extra stop token in text mode). The image guidance scales are stored as `text_guidance_scale` (3.0,
+    on `full - image_conditioned`) and `image_guidance_scale` (1.2, on `image_conditioned - unconditional`) rather
+    than `guidance_scale`, which would make stock `generate()` run classifier-free guidance on text.
+    """
+    return GenerationConfig(
+        bos_token_id=config.bos_token_id,
+        eos_token_id=[config.eos_token_id, config.break_token_id],
+        pad_token_id=config.pad_token_id,
+        do_sample=True,
+        temperature=CHAMELEON_TEMPERATURE,
+        top_p=CHAMELEON_TOP_P,
+        max_length=config.max_position_embeddings,
+        text_guidance_scale=CHAMELEON_TEXT_GUIDANCE_SCALE,
+        image_guidance_scale=CHAMELEON_IMAGE_GUIDANCE_SCALE,
+    )
+
+
+def build_processor(tokenizer: PreTrainedTokenizerFast, vq_model: CM3LeonVQModel):
+    """A [`CM3LeonProcessor`] over `tokenizer` and `vq_model`; checks that the tokenizer's image tokens match the
+    VQ codebook (same count, code order)."""
+    from .image_processing_cm3leon import CM3LeonImageProcessor
+    from .processing_cm3leon import CM3LeonProcessor
+    from .tokenization_cm3leon import token_layout
+
+    layout = token_layout(tokenizer)
+    image_processor = CM3LeonImageProcessor(
+        size=vq_model.config.resolution, image_token_offset=layout["image_token_offset"], vq_model=vq_model
+    )
+    return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def save_converted_extras(
+    output_dir: str | os.PathLike,
+    config: CM3LeonConfig,
+    tokenizer: PreTrainedTokenizerFast,
+    processor=None,
+    generation_config: GenerationConfig | None = None,
+    **card_kwargs,
+) -> None:
+    """Write everything of a converted folder but the weights: `config.json`, `generation_config.json`, the processor
+    (tokenizer + image processor + `image_tokenizer/`) or, without an image tokenizer, the tokenizer alone, and the
+    model card (`README.md`, see [`write_model_card`])."""
+    from .model_card import write_model_card
+
+    config.save_pretrained(output_dir)
+    (generation_config or chameleon_generation_config(config)).save_pretrained(output_dir)
+    if processor is not None:
+        processor.save_pretrained(output_dir)
+    else:
+        tokenizer.save_pretrained(output_dir)
+    write_model_card(output_dir, **card_kwargs)
+
+
+__all__ = [
+    "CheckpointKeysError",
+    "build_processor",
+    "save_converted_extras",
+    "PlannedTensor",
+    "check_keys",
+    "check_shape",
+    "warn_if_qk_norm_eps_differs",
+    "chameleon_generation_config",
+    "expected_state_dict_shapes",
+    "load_chameleon_tokenizer",
+    "load_taming_vqgan",
+    "load_torch_checkpoint",
+    "load_vq_state_dict",
+    "prepare_output_directory",
+    "resolve_dtype",
+    "save_planned_safetensors",
+    "taming_state_dict",
+    "vq_config_from_taming",
+]
