@@ -55,7 +55,6 @@ def _run_generate(args: argparse.Namespace) -> int:
     paths = _output_paths(args.output, args.num_images)
     if args.model is None:
         logger.warning(TINY_RANDOM_WARNING)
-        print(f"WARNING: {TINY_RANDOM_WARNING}", file=sys.stderr)
         model, processor = get_tiny_cm3leon()
         pipe = pipeline("text-to-image", model=model, processor=processor, device=args.device)
     else:
