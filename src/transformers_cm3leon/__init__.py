@@ -14,6 +14,16 @@ from .image_processing_cm3leon import IMAGE_TOKENIZER_SUBFOLDER, CM3LeonImagePro
 from .modeling_cm3leon import CM3LeonForCausalLM, CM3LeonModel, CM3LeonPreTrainedModel
 from .modeling_cm3leon_vq import CM3LeonVQModel, CM3LeonVQModelOutput, CM3LeonVQPreTrainedModel
 from .processing_cm3leon import CM3LeonProcessor
+from .retrieval import (
+    CM3LeonMemoryBank,
+    CM3LeonRetrievalEncoder,
+    CM3LeonRetriever,
+    CM3LeonRetrieverConfig,
+    FaissBackend,
+    IndexBackend,
+    MilvusBackend,
+    RetrievedDocument,
+)
 from .tokenization_cm3leon import (
     build_cm3leon_tokenizer,
     image_token_code,
@@ -35,6 +45,7 @@ from transformers import (  # noqa: E402
 
 AutoConfig.register(CM3LeonConfig.model_type, CM3LeonConfig, exist_ok=True)
 AutoConfig.register(CM3LeonVQConfig.model_type, CM3LeonVQConfig, exist_ok=True)
+AutoConfig.register(CM3LeonRetrieverConfig.model_type, CM3LeonRetrieverConfig, exist_ok=True)
 AutoModel.register(CM3LeonConfig, CM3LeonModel, exist_ok=True)
 AutoModelForCausalLM.register(CM3LeonConfig, CM3LeonForCausalLM, exist_ok=True)
 AutoModel.register(CM3LeonVQConfig, CM3LeonVQModel, exist_ok=True)

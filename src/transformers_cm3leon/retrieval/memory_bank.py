@@ -1,0 +1,413 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""The memory bank: documents and their embeddings in a memory-mapped `datasets.Dataset`, with a vector index."""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import shutil
+import tempfile
+import uuid
+import weakref
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from datasets import Dataset, Features, List, Value, concatenate_datasets, load_from_disk
+from datasets.arrow_writer import ArrowWriter
+from transformers.utils import logging
+
+from .backend import IndexBackend, index_backend_class
+
+logger = logging.get_logger(__name__)
+
+FORMAT_VERSION = 1
+POINTER_FILE = "memory_bank.json"  # names the complete version; replacing it is the commit of a save
+METADATA_FILE = "bank.json"
+DOCUMENTS_DIR = "documents"
+_VERSION_PREFIX = "version-"
+_INDEX_CHUNK = 65536  # vectors read from the bank per index insertion
+DOCUMENT_COLUMNS = ("text", "image_token_ids", "image_path")
+
+
+def memory_bank_features(embedding_dim: int) -> Features:
+    """The columns of a memory bank: a document's text, its image (as token ids and/or a file path), its vector."""
+    return Features(
+        {
+            "text": Value("string"),
+            "image_token_ids": List(Value("int32")),
+            "image_path": Value("string"),
+            "embedding": List(Value("float32"), length=embedding_dim),
+        }
+    )
+
+
+class CM3LeonMemoryBank:
+    """
+    The documents a [`CM3LeonRetriever`] retrieves from, with their embeddings and an index over them.
+
+    Documents live in a `datasets.Dataset` (columns `text`, `image_token_ids`, `image_path`, `embedding`; a missing
+    text or image is `None`) backed by Arrow files that are memory-mapped, so a bank may be larger than RAM.
+    Embeddings are computed once, when documents are added, and stored; the index (any [`IndexBackend`]) mirrors
+    them and can always be rebuilt from them. Document `i` is row `i`; documents are only appended.
+
+    Saving is atomic: a save writes a complete new version next to the current one and then switches a one-line
+    pointer file with `os.replace`, so a crash at any point leaves the previous bank and index loadable. One process
+    at a time may save into a directory.
+
+    Args:
+        embedding_dim (`int`): Width of the document vectors.
+        index_backend ([`IndexBackend`], *optional*): The index; an exact FAISS inner-product index when unset.
+        dataset (`datasets.Dataset`, *optional*): Documents to start from, with the columns above (cast to the bank's
+            features if needed); the index is filled from their `embedding` column.
+        cache_dir (`str`, *optional*): Where documents added since the last save are written (a temporary directory
+            under it, removed with the bank); the system's temporary directory when unset.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        index_backend: IndexBackend | None = None,
+        dataset: Dataset | None = None,
+        cache_dir: str | os.PathLike | None = None,
+    ):
+        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim <= 0:
+            raise ValueError(f"`embedding_dim` must be a positive integer, got {embedding_dim!r}.")
+        if index_backend is None:
+            index_backend = index_backend_class("faiss")(embedding_dim)
+        if not isinstance(index_backend, IndexBackend):
+            raise TypeError(f"`index_backend` must be an IndexBackend, got {type(index_backend).__name__}.")
+        if index_backend.embedding_dim != embedding_dim:
+            raise ValueError(
+                f"Embedding dimension mismatch: the bank holds {embedding_dim}-d vectors, `index_backend` "
+                f"{index_backend.embedding_dim}-d ones."
+            )
+        self.embedding_dim = embedding_dim
+        self.index_backend = index_backend
+        self.features = memory_bank_features(embedding_dim)
+        self.cache_dir = cache_dir
+        self._working_dir = None
+        self._set_dataset(self._empty_dataset() if dataset is None else self._conform(dataset))
+        self._sync_index(train=False)
+
+    # -- documents -----------------------------------------------------------------------------------------------
+    @property
+    def dataset(self) -> Dataset:
+        """The documents, as a memory-mapped `datasets.Dataset` (read it; add documents through the bank)."""
+        return self._dataset
+
+    def __len__(self) -> int:
+        return self._dataset.num_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(num_documents={len(self)}, embedding_dim={self.embedding_dim}, "
+            f"index_backend={self.index_backend.name!r})"
+        )
+
+    def embeddings(self, ids: Sequence[int] | slice) -> np.ndarray:
+        """The stored vectors of documents `ids` (a list of rows or a slice), float32 `(n, embedding_dim)`."""
+        return self._embedding_view[ids]["embedding"]
+
+    def documents(self, ids: Sequence[int]) -> dict[str, list]:
+        """The columns `text`, `image_token_ids`, `image_path` of documents `ids`."""
+        return self._dataset.select_columns(list(DOCUMENT_COLUMNS))[list(ids)]
+
+    def add(
+        self,
+        embeddings: np.ndarray | torch.Tensor,
+        texts: Sequence[str | None] | None = None,
+        image_token_ids: Sequence[Sequence[int] | None] | None = None,
+        image_paths: Sequence[str | None] | None = None,
+    ) -> range:
+        """Append one batch of documents with their precomputed vectors; returns their rows. See `add_batches`."""
+        batch = {"embedding": embeddings, "text": texts, "image_token_ids": image_token_ids, "image_path": image_paths}
+        return self.add_batches([batch])
+
+    def add_batches(self, batches: Iterable[dict]) -> range:
+        """
+        Append documents batch by batch; returns the rows of the new documents.
+
+        Each batch is a dict with `embedding` (`(n, embedding_dim)`; vectors are L2-normalised on the way in, so
+        scores are cosine similarities) and optional lists `text`, `image_token_ids`, `image_path` (entries may be
+        `None`; every document needs a text or an image). The batches are streamed into one memory-mapped Arrow file,
+        so `batches` may be a generator over a corpus larger than RAM. If it raises, the batches already written
+        are kept and indexed, and the error propagates.
+        """
+        start = len(self)
+        path = os.path.join(self._working_directory(), f"shard-{uuid.uuid4().hex}.arrow")
+        writer = ArrowWriter(features=self.features, path=path)
+        try:
+            for batch in batches:
+                writer.write_batch(self._check_batch(batch))
+        finally:
+            num_written, _ = writer.finalize()
+            if num_written:
+                self._set_dataset(concatenate_datasets([self._dataset, Dataset.from_file(path)]))
+            else:
+                os.remove(path)
+            self._sync_index(train=False)
+        return range(start, len(self))
+
+    # -- search --------------------------------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """
+        The `k` documents with the largest inner product with each query vector.
+
+        Returns:
+            `(scores, ids)` of shape `(num_queries, k)`, best first (`-inf` / `-1` where an approximate index found
+            fewer than `k`).
+        """
+        if len(self) == 0:
+            raise ValueError("The memory bank is empty: add documents before retrieving.")
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise ValueError(f"`k` must be a positive integer, got {k!r}.")
+        if k > len(self):
+            raise ValueError(f"`k`={k} is larger than the memory bank, which holds {len(self)} documents.")
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"Embedding dimension mismatch: the query vectors have shape {tuple(queries.shape)}, the memory bank "
+                f"holds {self.embedding_dim}-d vectors."
+            )
+        self._sync_index(train=True)
+        return self.index_backend.search(queries, k)
+
+    def rebuild_index(self) -> None:
+        """Empty the index and fill it again from the stored embeddings, retraining it (IVF, PQ) on the whole bank."""
+        self.index_backend.reset()
+        self._sync_index(train=True)
+
+    def _sync_index(self, train: bool) -> None:
+        """Bring the index to mirror rows `0 .. len(self) - 1`; train it first when `train` and it needs training."""
+        backend, num_documents = self.index_backend, len(self)
+        if backend.num_vectors > num_documents:
+            logger.warning(
+                f"The {backend.name} index holds {backend.num_vectors} vectors but the memory bank {num_documents} "
+                "documents (a save was interrupted after the index was updated): dropping the extra vectors."
+            )
+            backend.truncate(num_documents)
+        if backend.num_vectors == num_documents:
+            return
+        if not backend.is_trained:
+            if not train:
+                return  # trained on the stored embeddings when first searched
+            backend.train(self._training_sample())
+        for start in range(backend.num_vectors, num_documents, _INDEX_CHUNK):
+            backend.add(self.embeddings(slice(start, min(start + _INDEX_CHUNK, num_documents))))
+
+    def _training_sample(self) -> np.ndarray:
+        size = self.index_backend.train_size
+        if size is None or size >= len(self):
+            return self.embeddings(slice(0, len(self)))
+        rows = np.sort(np.random.default_rng(0).choice(len(self), size=size, replace=False))
+        return self.embeddings(rows.tolist())
+
+    # -- saving --------------------------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> None:
+        """
+        Save the documents, embeddings and index into `directory`, atomically (see the class docstring).
+
+        Afterwards the bank reads its documents from the saved files.
+        """
+        directory = os.fspath(directory)
+        os.makedirs(directory, exist_ok=True)
+        self._sync_index(train=False)
+        version = f"{_VERSION_PREFIX}{uuid.uuid4().hex}"
+        version_dir = os.path.join(directory, version)
+        os.makedirs(version_dir)
+        try:
+            self._dataset.save_to_disk(os.path.join(version_dir, DOCUMENTS_DIR))
+            metadata = {
+                "format_version": FORMAT_VERSION,
+                "embedding_dim": self.embedding_dim,
+                "num_documents": len(self),
+                "index_backend": self.index_backend.name,
+                "index_settings": self.index_backend.save(version_dir),
+            }
+            _write_json(os.path.join(version_dir, METADATA_FILE), metadata)
+            _fsync_tree(version_dir)
+        except BaseException:
+            shutil.rmtree(version_dir, ignore_errors=True)
+            raise
+        _write_json(os.path.join(directory, POINTER_FILE), {"format_version": FORMAT_VERSION, "current": version})
+        # Committed. Read from the saved copy from now on, then drop older versions and unsaved shards.
+        self._set_dataset(load_from_disk(os.path.join(version_dir, DOCUMENTS_DIR)))
+        for entry in os.listdir(directory):
+            if entry.startswith(_VERSION_PREFIX) and entry != version:
+                shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+        self._remove_working_directory()
+
+    @classmethod
+    def load(
+        cls, directory: str | os.PathLike, cache_dir: str | os.PathLike | None = None, **index_backend_kwargs
+    ) -> CM3LeonMemoryBank:
+        """
+        Load a bank saved with `save`. `index_backend_kwargs` override saved index settings or add unsaved ones
+        (e.g. `search_params={"nprobe": 64}`, or a Milvus `token`).
+        """
+        directory = os.fspath(directory)
+        pointer_path = os.path.join(directory, POINTER_FILE)
+        if not os.path.isfile(pointer_path):
+            raise FileNotFoundError(f"No memory bank in {directory!r}: {POINTER_FILE} is missing.")
+        pointer = _read_json(pointer_path)
+        if pointer.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{pointer_path} has format version {pointer.get('format_version')!r}; this version of "
+                f"transformers-cm3leon reads version {FORMAT_VERSION}."
+            )
+        version_dir = os.path.join(directory, pointer["current"])
+        metadata = _read_json(os.path.join(version_dir, METADATA_FILE))
+        embedding_dim = metadata["embedding_dim"]
+        dataset = load_from_disk(os.path.join(version_dir, DOCUMENTS_DIR))
+        if dataset.num_rows != metadata["num_documents"]:
+            raise ValueError(
+                f"The memory bank in {version_dir!r} lists {metadata['num_documents']} documents but its dataset "
+                f"holds {dataset.num_rows}."
+            )
+        backend = index_backend_class(metadata["index_backend"]).load(
+            version_dir, embedding_dim, metadata["index_settings"], **index_backend_kwargs
+        )
+        return cls(embedding_dim, index_backend=backend, dataset=dataset, cache_dir=cache_dir)
+
+    # -- internals -----------------------------------------------------------------------------------------------
+    def _set_dataset(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._embedding_view = dataset.with_format("numpy", columns=["embedding"], dtype=np.float32)
+
+    def _empty_dataset(self) -> Dataset:
+        return Dataset.from_dict({name: [] for name in self.features}, features=self.features)
+
+    def _conform(self, dataset: Dataset) -> Dataset:
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"`dataset` must be a datasets.Dataset, got {type(dataset).__name__}.")
+        if set(dataset.column_names) != set(self.features):
+            raise ValueError(
+                f"`dataset` must have exactly the columns {list(self.features)}, got {dataset.column_names}."
+            )
+        if dataset.features != self.features:
+            try:
+                dataset = dataset.cast(self.features)
+            except (ValueError, TypeError) as error:
+                raise ValueError(
+                    f"`dataset` cannot be read as a memory bank of {self.embedding_dim}-d vectors ({error}); expected "
+                    f"the features {self.features}."
+                ) from None
+        return dataset
+
+    def _check_batch(self, batch: dict) -> dict:
+        unknown = set(batch) - set(self.features)
+        if unknown:
+            raise ValueError(f"Unknown document fields {sorted(unknown)}; expected {list(self.features)}.")
+        if batch.get("embedding") is None:
+            raise ValueError("Every batch of documents needs its `embedding` vectors.")
+        embeddings = batch["embedding"]
+        if isinstance(embeddings, torch.Tensor):
+            embeddings = embeddings.detach().cpu().numpy()
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"Embedding dimension mismatch: the memory bank holds {self.embedding_dim}-d vectors, got embeddings "
+                f"of shape {tuple(embeddings.shape)}."
+            )
+        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            raise ValueError("Document embeddings must be finite and non-zero.")
+        num_documents = len(embeddings)
+        columns = {"embedding": list(embeddings / norms)}
+        for name in DOCUMENT_COLUMNS:
+            values = batch.get(name)
+            if values is None:
+                values = [None] * num_documents
+            if isinstance(values, (str, bytes)) or len(values) != num_documents:
+                raise ValueError(
+                    f"`{name}` must be a list with one entry per document ({num_documents}), got "
+                    f"{values if isinstance(values, (str, bytes)) else f'{len(values)} entries'}."
+                )
+            columns[name] = [None if value is None else _CHECKS[name](value) for value in values]
+        empty = [i for i in range(num_documents) if all(columns[name][i] is None for name in DOCUMENT_COLUMNS)]
+        if empty:
+            raise ValueError(
+                f"Documents {empty[:10]} of the batch have no text, `image_token_ids` or `image_path`: a retrieved "
+                "document must have something to put in the prompt."
+            )
+        return columns
+
+    def _working_directory(self) -> str:
+        if self._working_dir is None:
+            self._working_dir = tempfile.mkdtemp(prefix="cm3leon-memory-bank-", dir=self.cache_dir)
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._working_dir, True)
+        return self._working_dir
+
+    def _remove_working_directory(self) -> None:
+        if self._working_dir is not None:
+            self._cleanup()
+            self._working_dir = None
+
+
+def _check_text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"A document `text` must be a string or None, got {type(value).__name__} {value!r}.")
+    return value
+
+
+def _check_image_path(value) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"An `image_path` must be a path or None, got {type(value).__name__} {value!r}.")
+    return os.fspath(value)
+
+
+def _check_image_token_ids(value) -> list[int]:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"`image_token_ids` must hold a sequence of token ids per document, got {value!r}.")
+    try:
+        ids = [operator.index(token) for token in value]
+    except TypeError:
+        raise TypeError(f"`image_token_ids` must hold integer token ids, got {value!r}.") from None
+    if not ids or min(ids) < 0:
+        raise ValueError(f"`image_token_ids` must hold non-negative token ids (at least one), got {value!r}.")
+    return ids
+
+
+_CHECKS = {"text": _check_text, "image_token_ids": _check_image_token_ids, "image_path": _check_image_path}
+
+
+def _write_json(path: str, content: dict) -> None:
+    """Write `path` atomically: a temporary file in the same directory, flushed to disk, then renamed over it."""
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(content, file, indent=2, sort_keys=True)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    _fsync_directory(os.path.dirname(path))
+
+
+def _read_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def _fsync_tree(root: str) -> None:
+    for directory, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(directory, name), "rb") as file:
+                os.fsync(file.fileno())
+        _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    if os.name != "posix":  # directories cannot be opened for fsync on Windows
+        return
+    descriptor = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+__all__ = ["CM3LeonMemoryBank", "memory_bank_features"]
