@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .evaluation import add_eval_parser
+
 logger = logging.getLogger("transformers_cm3leon")
 
 TINY_RANDOM_WARNING = (
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cm3leon", description="CM3Leon: text-to-image and more with transformers.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_generate_parser(subparsers)
+    add_eval_parser(subparsers)
     return parser
 
 
