@@ -11,7 +11,9 @@ Input (as downloaded from Meta):
 
 Output: a folder that `CM3LeonForCausalLM.from_pretrained` and `CM3LeonProcessor.from_pretrained` load, with the
 language model as sharded safetensors, the tokenizer, the image processor with the full VQ model (decoder
-included, so the folder generates images), Chameleon's decoding defaults and a model card.
+included, so the folder generates images), Chameleon's decoding defaults and a model card. The processor is saved
+with `layout="chameleon"`: its prompts start with `<s>` and wrap images as `<racm3:break> image <eoss>`, as Chameleon
+was trained.
 
 What the conversion does to the weights:
 - q/k projections: Meta's rotary embedding rotates adjacent pairs (x0, x1), (x2, x3) ...; transformers' rotates the
@@ -333,7 +335,7 @@ def convert_chameleon(
     dtype = resolve_dtype(dtype) or shards[0]["tok_embeddings.weight"].dtype
 
     vq_model = load_taming_vqgan(tokenizer_dir / "vqgan.ckpt", tokenizer_dir / "vqgan.yaml")
-    processor = build_processor(tokenizer, vq_model)
+    processor = build_processor(tokenizer, vq_model, layout="chameleon")
     config = build_config(params, layout, tokenizer, image_seq_length=vq_model.config.grid_size**2)
     config.dtype = dtype
 

@@ -10,7 +10,8 @@ images), so:
 
 - with `--vqgan-ckpt` (Meta's `tokenizer/vqgan.ckpt`, and optionally `--vqgan-yaml`), the full VQ model is taken from
   that checkpoint, after checking that its encoder equals the one in the transformers checkpoint; the folder then
-  generates images;
+  generates images, and its processor is saved with `layout="chameleon"` (Chameleon's prompts: `<s>` first, images
+  wrapped as `<racm3:break> image <eoss>`);
 - without it, the folder holds the language model and the tokenizer only (no `image_tokenizer/`, no processor): it
   handles text, and the script and the model card say that it cannot turn images into tokens or tokens into images.
 
@@ -239,7 +240,7 @@ def convert_hf_chameleon(
             vq_config = vq_config_from_taming(vqgan_yaml) if vqgan_yaml is not None else vq_config_from_hf(hf_config)
             vq_model = load_taming_vqgan(vqgan_ckpt, vq_config)
             check_vq_encoder(vq_model, handles, str(vqgan_ckpt))
-            processor = build_processor(tokenizer, vq_model)
+            processor = build_processor(tokenizer, vq_model, layout="chameleon")
             image_seq_length = vq_model.config.grid_size**2
         else:
             logger.warning(NO_IMAGE_TOKENIZER_WARNING)

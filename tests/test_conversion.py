@@ -416,6 +416,19 @@ def test_meta_conversion_image_tokenizer_has_decoder_and_matches_checkpoint(cham
     )
 
 
+def test_meta_conversion_processor_prompts_in_chameleon_layout(converted):
+    folder = converted["7b"]
+    assert json.loads((folder / "processor_config.json").read_text())["layout"] == "chameleon"
+    processor = CM3LeonProcessor.from_pretrained(folder)
+    assert processor.layout == "chameleon"
+    ph, a = processor.tokenizer.convert_tokens_to_ids(["ph", "a"])
+    # Meta's inference: a prompt starts with <s>, the model draws after <racm3:break>, an image is <break> ... <eoss>.
+    assert processor.text_to_image_prompt("pha") == [0, ph, a, BREAK_ID]
+    assert processor.unconditional_prompt() == [0, BREAK_ID]
+    image = [4, 9, 19, 7] * 4  # 16 image tokens: one 4x4 image
+    assert processor.encode_documents([["pha", image]])["input_ids"] == [[0, ph, a, BREAK_ID, *image, EOSS_ID, 2]]
+
+
 def test_meta_conversion_generation_config_and_card(converted):
     folder = converted["7b"]
     generation = GenerationConfig.from_pretrained(folder)
@@ -654,6 +667,7 @@ def test_hf_conversion_matches_transformers_chameleon(chameleon_download, hf_cha
     assert torch.equal(processor.image_processor.vq_model.encode(pixels) + 4, hf_ids)
     images = processor.image_processor.token_ids_to_images(hf_ids)
     assert len(images) == 2 and images[0].size == (16, 16)
+    assert processor.layout == "chameleon" and processor.unconditional_prompt() == [0, BREAK_ID]
 
 
 def test_hf_conversion_without_vqgan_is_text_only_and_says_so(hf_chameleon, tmp_path, caplog):

@@ -2,6 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """Tests of CM3LeonProcessor: exact token layouts, placeholders, padding, decoding and serialisation."""
 
+import copy
 import json
 
 import numpy as np
@@ -14,6 +15,7 @@ from transformers_cm3leon.configuration_cm3leon import CM3LeonConfig, CM3LeonVQC
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
 from transformers_cm3leon.modeling_cm3leon_vq import CM3LeonVQModel
 from transformers_cm3leon.processing_cm3leon import CM3LeonProcessor
+from transformers_cm3leon.testing_utils import get_tiny_cm3leon_processor
 from transformers_cm3leon.tokenization_cm3leon import build_cm3leon_tokenizer
 
 CORPUS = [
@@ -514,3 +516,170 @@ def test_retriever_documents_are_laid_out_from_their_fields(processor, images):
     prompt = processor.text_to_image_prompt("a cat", retrieved_documents=[document])
     cat, dog = text_ids(processor, "a cat"), text_ids(processor, "a dog")
     assert prompt == [EOS, *dog, BREAK, *b, BREAK, *cat, BREAK]
+
+
+# -- the Chameleon layout ----------------------------------------------------------------------------------------------
+# The tiny sentinel-free vocabulary (as Chameleon's): <s>=0 <pad>=1 </s>=2 <unk>=3, image tokens 4..35 (32 codes),
+# <eoss>=36, <racm3:break>=37, then BPE; 16 px images -> 16 image tokens each.
+C_EOSS, C_BREAK, C_L = 36, 37, 16
+
+
+@pytest.fixture(scope="module")
+def sentinel_free():
+    """The tiny sentinel-free processor in the default (CM3Leon) layout."""
+    return get_tiny_cm3leon_processor(num_sentinel_tokens=0)
+
+
+@pytest.fixture(scope="module")
+def chameleon(sentinel_free):
+    return CM3LeonProcessor(sentinel_free.image_processor, sentinel_free.tokenizer, layout="chameleon")
+
+
+def test_layout_argument(processor, chameleon, sentinel_free):
+    assert processor.layout == "cm3leon" and sentinel_free.layout == "cm3leon" and chameleon.layout == "chameleon"
+    assert (chameleon.bos_token_id, chameleon.pad_token_id, chameleon.eos_token_id) == (BOS, PAD, EOS)
+    assert (chameleon.eoss_token_id, chameleon.break_token_id, chameleon.image_seq_length) == (C_EOSS, C_BREAK, C_L)
+    assert (chameleon.image_token_offset, chameleon.image_vocab_size, chameleon.num_sentinel_tokens) == (4, 32, 0)
+    for bad in ("llama", "Chameleon", None, 1):
+        with pytest.raises(ValueError, match=f"`layout` must be one of \\['cm3leon', 'chameleon'\\], got {bad!r}"):
+            CM3LeonProcessor(chameleon.image_processor, chameleon.tokenizer, layout=bad)
+    tokenizer = copy.deepcopy(chameleon.tokenizer)
+    tokenizer.bos_token = None
+    with pytest.raises(ValueError, match="`layout='chameleon'` starts every sequence with <s>.*no `bos_token`"):
+        CM3LeonProcessor(chameleon.image_processor, tokenizer, layout="chameleon")
+
+
+def test_chameleon_documents(chameleon, images):
+    cat, edit = text_ids(chameleon, "a red circle"), text_ids(chameleon, "make the circle blue")
+    a, b = image_ids(chameleon, images[0]), image_ids(chameleon, images[1])
+    assert len(a) == C_L and all(4 <= i < 36 for i in a + b)
+    batch = chameleon.encode_documents(
+        [chameleon.document("a red circle", images[0]), ["a red circle", images[0], "make the circle blue", b], [b]],
+        return_labels=True,
+    )
+    first = [BOS, *cat, C_BREAK, *a, C_EOSS, EOS]
+    second = [BOS, *cat, C_BREAK, *a, C_EOSS, *edit, C_BREAK, *b, C_EOSS, EOS]
+    third = [BOS, C_BREAK, *b, C_EOSS, EOS]
+    assert batch["input_ids"] == [first, second, third]
+    assert batch["labels"] == [first, second, third]
+    # Retrieved documents are interleaved context before the query, laid out the same way.
+    retrieved = chameleon.encode_documents([["a red circle", images[0]]], retrieved_documents=[[["a blue", b]]])
+    blue = text_ids(chameleon, "a blue")
+    assert retrieved["input_ids"] == [[BOS, *blue, C_BREAK, *b, C_EOSS, *cat, C_BREAK, *a, C_EOSS, EOS]]
+
+
+def test_chameleon_markup_wraps_each_image(chameleon, images):
+    a, b = image_ids(chameleon, images[0]), image_ids(chameleon, images[1])
+    cat = text_ids(chameleon, "a red circle")
+    batch = chameleon(text="<s>a red circle<image></s>", images=images[0])
+    assert batch["input_ids"] == [[BOS, *cat, C_BREAK, *a, C_EOSS, EOS]]
+    assert batch["input_ids"] == chameleon.encode_documents([["a red circle", images[0]]])["input_ids"]
+    assert chameleon(text="<image><image>", images=images[:2]).input_ids == [
+        [C_BREAK, *a, C_EOSS, C_BREAK, *b, C_EOSS]
+    ]
+    assert chameleon._get_num_multimodal_tokens(image_sizes=[(20, 24)]).num_image_tokens == [C_L + 2]
+
+
+def test_chameleon_text_to_image_and_unconditional_prompts(chameleon, images):
+    cat = text_ids(chameleon, "a red circle")
+    assert chameleon.text_to_image_prompt("a red circle") == [BOS, *cat, C_BREAK]
+    assert chameleon.unconditional_prompt() == [BOS, C_BREAK]
+    b = image_ids(chameleon, images[1])
+    blue = text_ids(chameleon, "a blue")
+    with_retrieval = chameleon.text_to_image_prompt("a red circle", retrieved_documents=[["a blue", images[1]]])
+    assert with_retrieval == [BOS, *blue, C_BREAK, *b, C_EOSS, *cat, C_BREAK]
+    batch = chameleon.pad(
+        [chameleon.text_to_image_prompt("a red circle"), chameleon.unconditional_prompt()],
+        padding_side="left",
+        return_tensors="pt",
+    )
+    n = len(cat)
+    assert batch["input_ids"].tolist() == [[BOS, *cat, C_BREAK], [PAD] * n + [BOS, C_BREAK]]
+
+
+def test_chameleon_editing_prompts(chameleon, images):
+    full, image_only, unconditional = chameleon.editing_prompts(images[0], "make the circle blue")
+    a, edit = image_ids(chameleon, images[0]), text_ids(chameleon, "make the circle blue")
+    assert full == [BOS, *edit, C_BREAK, *a, C_EOSS, C_BREAK]
+    # Meta's image-conditioned stream: the full prompt filtered to image tokens, <s>, <racm3:break> and <eoss>.
+    assert image_only == [BOS, C_BREAK, *a, C_EOSS, C_BREAK]
+    assert image_only == [t for t in full if t in (BOS, C_BREAK, C_EOSS) or 4 <= t < 36]
+    assert unconditional == [BOS, C_BREAK]
+    batch = chameleon.pad([full, image_only, unconditional], padding_side="left", return_tensors="pt")
+    assert batch["attention_mask"].sum(-1).tolist() == [len(full), C_L + 4, 2]
+    assert (batch["input_ids"][:, -1] == C_BREAK).all()
+
+
+def test_chameleon_captioning_and_no_infilling(chameleon, images):
+    a = image_ids(chameleon, images[0])
+    assert chameleon.captioning_prompt(images[0]) == [BOS, C_BREAK, *a, C_EOSS]
+    assert chameleon.captioning_prompt(images[0], mode="continuation") == [BOS, C_BREAK, *a, C_EOSS]
+    with pytest.raises(ValueError, match="captioning_prompt\\(mode='infill'\\)`.*'chameleon' layout.*'continuation'"):
+        chameleon.captioning_prompt(images[0], mode="infill")
+    with pytest.raises(ValueError, match="`vqa_prompt`.*'chameleon' layout.*as markup"):
+        chameleon.vqa_prompt(images[0], "what colour is the circle?")
+    with pytest.raises(ValueError, match="`mode` must be 'infill' or 'continuation'"):
+        chameleon.captioning_prompt(images[0], mode="prefix")
+
+
+def test_cm3leon_layout_on_a_sentinel_free_vocabulary(sentinel_free, images):
+    # The CM3Leon layout still works for prompts that need no sentinel ...
+    cat, a = text_ids(sentinel_free, "a red circle"), image_ids(sentinel_free, images[0])
+    assert sentinel_free.text_to_image_prompt("a red circle") == [EOS, *cat, C_BREAK]
+    assert sentinel_free.captioning_prompt(images[0], mode="continuation") == [EOS, *a, C_BREAK]
+    assert sentinel_free.unconditional_prompt() == [BOS, C_BREAK]
+    # ... and infilling prompts say what is missing.
+    with pytest.raises(ValueError, match="no <sentinel:i> tokens"):
+        sentinel_free.captioning_prompt(images[0])
+    with pytest.raises(ValueError, match="no <sentinel:i> tokens"):
+        sentinel_free.vqa_prompt(images[0], "what colour?")
+
+
+def test_chameleon_decode_segments(chameleon, sentinel_free, images):
+    a, b = image_ids(chameleon, images[0]), image_ids(chameleon, images[1])
+    document = ["a red circle", images[0], "make the circle blue", images[1]]
+    ids = chameleon.encode_documents([document])["input_ids"][0]
+    segments = chameleon.decode_segments(ids)
+    assert [type(s) for s in segments] == [str, Image.Image, str, Image.Image]
+    assert segments[0] == "a red circle" and segments[2] == "make the circle blue"
+    expected_a, expected_b = chameleon.image_processor.token_ids_to_images(torch.tensor([a, b]))
+    assert_same_image(segments[1], expected_a)
+    assert_same_image(segments[3], expected_b)
+    # The same document in the CM3Leon layout decodes to the same segments.
+    cm3leon_ids = sentinel_free.encode_documents([document])["input_ids"][0]
+    assert cm3leon_ids != ids
+    again = sentinel_free.decode_segments(cm3leon_ids)
+    assert again[0::2] == segments[0::2]
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(again[1::2], segments[1::2]))
+    # A generated image: prompt, image tokens, then the <eoss> that closes it.
+    generated = torch.tensor([chameleon.text_to_image_prompt("a red circle") + b + [C_EOSS]])
+    assert_same_image(chameleon.post_process_multimodal_output(generated, generation_mode="image")[0], expected_b)
+    # An image cut short is an error, as in the CM3Leon layout.
+    with pytest.raises(ValueError, match=f"run of {C_L - 1} tokens"):
+        chameleon.decode_segments([BOS, C_BREAK, *a[:-1]])
+
+
+def test_chameleon_layout_is_saved_and_reloaded(chameleon, images, tmp_path):
+    AutoConfig.register("cm3leon", CM3LeonConfig, exist_ok=True)
+    AutoImageProcessor.register(CM3LeonConfig, slow_image_processor_class=CM3LeonImageProcessor, exist_ok=True)
+    AutoProcessor.register(CM3LeonConfig, CM3LeonProcessor, exist_ok=True)
+
+    chameleon.save_pretrained(tmp_path)
+    config_path = tmp_path / "processor_config.json"
+    saved = json.loads(config_path.read_text())
+    assert saved["layout"] == "chameleon"
+    for reloaded in (CM3LeonProcessor.from_pretrained(tmp_path), AutoProcessor.from_pretrained(tmp_path)):
+        assert reloaded.layout == "chameleon"
+        assert reloaded.text_to_image_prompt("a red circle") == chameleon.text_to_image_prompt("a red circle")
+        assert reloaded.editing_prompts(images[0], "make it blue") == chameleon.editing_prompts(
+            images[0], "make it blue"
+        )
+    # An explicit argument wins over the saved setting.
+    assert CM3LeonProcessor.from_pretrained(tmp_path, layout="cm3leon").layout == "cm3leon"
+    # Folders saved before the setting existed load in the CM3Leon layout.
+    config_path.write_text(json.dumps({k: v for k, v in saved.items() if k != "layout"}))
+    assert CM3LeonProcessor.from_pretrained(tmp_path).layout == "cm3leon"
+    # A bad saved value fails with the allowed values.
+    config_path.write_text(json.dumps({**saved, "layout": "llama"}))
+    with pytest.raises(ValueError, match="`layout` must be one of \\['cm3leon', 'chameleon'\\], got 'llama'"):
+        CM3LeonProcessor.from_pretrained(tmp_path)

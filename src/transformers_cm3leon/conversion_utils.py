@@ -26,7 +26,15 @@ from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, logging
 
 from .configuration_cm3leon import CM3LeonConfig, CM3LeonVQConfig
 from .modeling_cm3leon_vq import CM3LeonVQModel
-from .tokenization_cm3leon import BOS_TOKEN, BREAK_TOKEN, EOS_TOKEN, EOSS_TOKEN, PAD_TOKEN, UNK_TOKEN
+from .tokenization_cm3leon import (
+    BOS_TOKEN,
+    BREAK_TOKEN,
+    EOS_TOKEN,
+    EOSS_TOKEN,
+    PAD_TOKEN,
+    UNK_TOKEN,
+    wrap_cm3leon_backend,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -411,15 +419,7 @@ def load_chameleon_tokenizer(
     if missing:
         raise ValueError(f"{tokenizer_file} lacks the special tokens {missing}, which CM3Leon's vocabulary needs.")
     size = backend.get_vocab_size(with_added_tokens=True)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token=BOS_TOKEN,
-        eos_token=EOS_TOKEN,
-        unk_token=UNK_TOKEN,
-        pad_token=PAD_TOKEN,
-        model_specific_special_tokens={"break_token": BREAK_TOKEN, "eoss_token": EOSS_TOKEN},
-        model_max_length=model_max_length,
-    )
+    tokenizer = wrap_cm3leon_backend(backend, model_max_length=model_max_length)
     if len(tokenizer) != size:
         raise RuntimeError(f"Wrapping {tokenizer_file} changed its size from {size} to {len(tokenizer)} tokens.")
     return tokenizer
@@ -446,18 +446,20 @@ def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
     )
 
 
-def build_processor(tokenizer: PreTrainedTokenizerFast, vq_model: CM3LeonVQModel):
+def build_processor(tokenizer: PreTrainedTokenizerFast, vq_model: CM3LeonVQModel, layout: str = "chameleon"):
     """A [`CM3LeonProcessor`] over `tokenizer` and `vq_model`; checks that the tokenizer's image tokens match the
-    VQ codebook (same count, code order)."""
+    VQ codebook (same count, code order). Converted Chameleon / Anole checkpoints were trained on Chameleon's
+    sequence layout (`<s>` first, images wrapped as `<racm3:break> image <eoss>`), so that is the default `layout`
+    saved with the folder."""
     from .image_processing_cm3leon import CM3LeonImageProcessor
     from .processing_cm3leon import CM3LeonProcessor
     from .tokenization_cm3leon import token_layout
 
-    layout = token_layout(tokenizer)
+    image_token_offset = token_layout(tokenizer)["image_token_offset"]
     image_processor = CM3LeonImageProcessor(
-        size=vq_model.config.resolution, image_token_offset=layout["image_token_offset"], vq_model=vq_model
+        size=vq_model.config.resolution, image_token_offset=image_token_offset, vq_model=vq_model
     )
-    return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer, layout=layout)
 
 
 def save_converted_extras(

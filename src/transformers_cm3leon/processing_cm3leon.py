@@ -1,11 +1,11 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""CM3LeonProcessor: documents and prompts (text and images) <-> token ids in the CM3Leon layouts.
+"""CM3LeonProcessor: documents and prompts (text and images) <-> token ids, in CM3Leon's layout or Chameleon's.
 
 The processor owns both tokenizers: the BPE text tokenizer and the VQ image tokenizer wrapped by
 `CM3LeonImageProcessor`. An image becomes `image_seq_length` image-token ids; the language model only ever sees ids.
 
-Layouts (paper Fig. 8/9 and metaseq's tokenization; `<break>` is `<racm3:break>`):
+`layout="cm3leon"` (paper Fig. 8/9 and metaseq's tokenization; `<break>` is `<racm3:break>`):
 
     document                       caption <break> image
     training example               </s> seg_1 <break> seg_2 ... <break> seg_n </s>
@@ -13,6 +13,16 @@ Layouts (paper Fig. 8/9 and metaseq's tokenization; `<break>` is `<racm3:break>`
     text-to-image prompt           </s> prompt <break>                         (then image_seq_length image tokens)
     unconditional prompt (CFG)     </s> <sentinel:0> <break>
     captioning by infilling        </s> <sentinel:0> <break> image <sentinel:0>   (then the caption and <eoss>)
+
+`layout="chameleon"`, for converted Chameleon / Anole checkpoints (Meta's `chameleon/inference/chameleon.py`): a
+sequence starts with `<s>`, an image is wrapped as `<break> image <eoss>` (begin / end of image) and text and images
+follow each other with no separator. There are no sentinels, hence no infilling:
+
+    training example               <s> seg_1 seg_2 ... seg_n </s>        (each image as <break> image <eoss>)
+    text-to-image prompt           <s> prompt <break>                    (then image_seq_length image tokens, <eoss>)
+    unconditional prompt (CFG)     <s> <break>
+    editing, full stream           <s> instruction <break> image <eoss> <break>
+    editing, image-only stream     the full stream filtered to image tokens, <s>, <break> and <eoss>
 
 Text segments are tokenized on their own and joined with the special ids, so no space leaks into a BPE token next
 to a special token, and the text of a document can never produce a control token: the builders tokenize content
@@ -40,6 +50,8 @@ from .tokenization_cm3leon import BREAK_TOKEN, EOSS_TOKEN, sentinel_token_name, 
 EDITING_INSTRUCTION = "Edit first image following the instruction"
 # Images encoded by the VQ model per forward pass, to bound memory when a call holds many images.
 IMAGE_ENCODE_BATCH_SIZE = 16
+# Token layouts: CM3Leon's (the paper's) and Chameleon's (for converted Chameleon / Anole checkpoints).
+LAYOUTS = ("cm3leon", "chameleon")
 _PADDING_STRATEGIES = (True, False, "longest", "max_length", "do_not_pad")
 _CALL_KWARGS = (
     "return_tensors",
@@ -64,10 +76,15 @@ class CM3LeonProcessor(ProcessorMixin):
     Wraps a [`CM3LeonImageProcessor`] (pixels <-> VQ codes <-> image-token ids) and a tokenizer whose vocabulary
     follows the CM3Leon layout (see [`build_cm3leon_tokenizer`] and [`token_layout`]).
 
+    `layout` chooses how sequences are laid out (see the module docstring): `"cm3leon"`, the paper's (`</s>` first,
+    segments joined by `<racm3:break>`, sentinels for infilling), or `"chameleon"`, the one converted Chameleon /
+    Anole checkpoints were trained on (`<s>` first, each image wrapped as `<racm3:break> image <eoss>`, no
+    infilling). It is saved in `processor_config.json`; the converters write `"chameleon"`.
+
     Ways in and out:
 
     - `processor(text=..., images=...)`: text markup with `<image>` placeholders (HF processor style).
-    - `processor.encode_documents(documents)`: training examples in the CM3Leon layout, optionally retrieval-augmented.
+    - `processor.encode_documents(documents)`: training examples in the processor's layout, optionally retrieval-augmented.
     - `processor.text_to_image_prompt(...)`, `unconditional_prompt()`, `captioning_prompt(...)`, `vqa_prompt(...)`,
       `editing_prompts(...)`: one prompt's token ids (`list[int]`) for generation; batch them with `processor.pad`.
     - `processor.decode_segments(ids)`: generated ids -> text segments and PIL images.
@@ -75,9 +92,11 @@ class CM3LeonProcessor(ProcessorMixin):
     Args:
         image_processor ([`CM3LeonImageProcessor`]): Pixels <-> image-token ids, holding the VQ model.
         tokenizer ([`~transformers.PreTrainedTokenizerFast`]): The text tokenizer with image and CM3 special tokens.
+        layout (`str`, *optional*, defaults to `"cm3leon"`): `"cm3leon"` or `"chameleon"`.
 
     Raises:
-        ValueError: if the tokenizer's image tokens do not start at `image_processor.image_token_offset` or do not
+        ValueError: if `layout` is not one of `LAYOUTS`, if the `"chameleon"` layout is asked of a tokenizer without
+            `<s>`, or if the tokenizer's image tokens do not start at `image_processor.image_token_offset` or do not
             number `image_processor.num_image_tokens`.
     """
 
@@ -85,7 +104,9 @@ class CM3LeonProcessor(ProcessorMixin):
     break_token = BREAK_TOKEN
     eoss_token = EOSS_TOKEN
 
-    def __init__(self, image_processor, tokenizer, **kwargs):
+    def __init__(self, image_processor, tokenizer, layout: str = "cm3leon", **kwargs):
+        if not isinstance(layout, str) or layout not in LAYOUTS:
+            raise ValueError(f"`layout` must be one of {list(LAYOUTS)}, got {layout!r}.")
         super().__init__(image_processor, tokenizer, **kwargs)
         for method in ("images_to_token_ids", "token_ids_to_images"):
             if not callable(getattr(image_processor, method, None)):
@@ -93,24 +114,29 @@ class CM3LeonProcessor(ProcessorMixin):
                     f"`image_processor` must turn images into token ids and back (a CM3LeonImageProcessor); "
                     f"{type(image_processor).__name__} has no `{method}` method."
                 )
-        layout = token_layout(tokenizer)
-        if layout["image_token_offset"] != image_processor.image_token_offset:
+        if layout == "chameleon" and tokenizer.bos_token_id is None:
             raise ValueError(
-                f"The tokenizer's image tokens start at id {layout['image_token_offset']}, but the image processor "
+                "`layout='chameleon'` starts every sequence with <s>, but the tokenizer has no `bos_token`."
+            )
+        self.layout = layout
+        vocabulary = token_layout(tokenizer)
+        if vocabulary["image_token_offset"] != image_processor.image_token_offset:
+            raise ValueError(
+                f"The tokenizer's image tokens start at id {vocabulary['image_token_offset']}, but the image processor "
                 f"writes image tokens from `image_token_offset`={image_processor.image_token_offset}."
             )
         # Without a VQ model attached yet, the codebook size is unknown; it is checked when one is present.
-        if image_processor.vq_model is not None and layout["image_vocab_size"] != image_processor.num_image_tokens:
+        if image_processor.vq_model is not None and vocabulary["image_vocab_size"] != image_processor.num_image_tokens:
             raise ValueError(
-                f"The tokenizer has {layout['image_vocab_size']} image tokens, but the image processor's VQ model has "
+                f"The tokenizer has {vocabulary['image_vocab_size']} image tokens, but the image processor's VQ model has "
                 f"`num_image_tokens`={image_processor.num_image_tokens} codes; they must be equal."
             )
-        self.image_token_offset = layout["image_token_offset"]
-        self.image_vocab_size = layout["image_vocab_size"]
-        self.break_token_id = layout["break_token_id"]
-        self.eoss_token_id = layout["eoss_token_id"]
-        self.sentinel_token_offset = layout["sentinel_token_offset"]
-        self.num_sentinel_tokens = layout["num_sentinel_tokens"]
+        self.image_token_offset = vocabulary["image_token_offset"]
+        self.image_vocab_size = vocabulary["image_vocab_size"]
+        self.break_token_id = vocabulary["break_token_id"]
+        self.eoss_token_id = vocabulary["eoss_token_id"]
+        self.sentinel_token_offset = vocabulary["sentinel_token_offset"]
+        self.num_sentinel_tokens = vocabulary["num_sentinel_tokens"]
         self.image_token_ids = list(range(self.image_token_offset, self.image_token_offset + self.image_vocab_size))
         sentinel_ids = [self.sentinel_token_id(i) for i in range(self.num_sentinel_tokens)]
         # Tokens that separate segments when decoding; they are never part of a text or an image.
@@ -193,13 +219,15 @@ class CM3LeonProcessor(ProcessorMixin):
         **kwargs,
     ) -> BatchFeature:
         r"""
-        Tokenize text markup in which each `<image>` placeholder is replaced by the next image's
-        `image_seq_length` image-token ids.
+        Tokenize text markup in which each `<image>` placeholder is replaced by the next image, as the layout
+        writes an image: its `image_seq_length` image-token ids (`"cm3leon"`), or those ids wrapped as
+        `<racm3:break> ids <eoss>` (`"chameleon"`, as transformers' `ChameleonProcessor` does).
 
         The text is split on `<image>`, each piece is tokenized on its own (control tokens such as `</s>`,
-        `<racm3:break>` or `<sentinel:0>` written in it are recognised) and the pieces and image ids are
-        concatenated. Nothing is added: write `</s>` and `<racm3:break>` where the layout needs them, e.g.
-        `processor("</s>a red circle<racm3:break><image></s>", images=[image])` is a training document.
+        `<racm3:break>` or `<sentinel:0>` written in it are recognised) and the pieces and images are
+        concatenated. Nothing else is added: write `</s>` / `<s>` and `<racm3:break>` where the layout needs them,
+        e.g. `processor("</s>a red circle<racm3:break><image></s>", images=[image])` is a CM3Leon training document
+        and `processor("<s>a red circle<image></s>", images=[image])` a Chameleon one.
 
         Args:
             text (`str` or `list[str]`): One text or a batch of texts.
@@ -236,7 +264,7 @@ class CM3LeonProcessor(ProcessorMixin):
             pieces = sample.split(self.image_token)
             row = [pieces[0]]
             for image, piece in zip(sample_images, pieces[1:]):
-                row += [image, piece]
+                row += [*self._image_segment(image), piece]
             rows.append(row)
         input_ids = self._encode_rows(rows, recognize_special_tokens=True)
         return self.pad(
@@ -458,14 +486,39 @@ class CM3LeonProcessor(ProcessorMixin):
             )
 
     # -- layouts --------------------------------------------------------------------------------------------------
+    @property
+    def _start_token_id(self) -> int:
+        """The token that opens a sequence: `</s>` (CM3Leon, as metaseq) or `<s>` (Chameleon)."""
+        return self.bos_token_id if self.layout == "chameleon" else self.eos_token_id
+
+    def _image_segment(self, image) -> list:
+        """An image as the layout writes it: its ids (CM3Leon) or `<racm3:break> ids <eoss>` (Chameleon)."""
+        if self.layout == "chameleon":
+            return [self.break_token_id, image, self.eoss_token_id]
+        return [image]
+
+    def _check_infilling(self, name: str, instead: str) -> None:
+        if self.layout == "chameleon":
+            raise ValueError(
+                f"{name} infills a masked span between <sentinel:i> tokens, which the 'chameleon' layout does not "
+                f"have (Chameleon was not trained to infill); {instead}."
+            )
+
     def document(self, text: str, image) -> Document:
-        """A caption-image document, `[text, image]`: encoded as `text <break> image` (paper Fig. 8)."""
+        """A caption-image document, `[text, image]`: encoded as `text <break> image` (paper Fig. 8), or as
+        `text <break> image <eoss>` in the Chameleon layout."""
         _check_text(text, "text")
         _check_image(image, "image")
         return [text, image]
 
     def _join_segments(self, document: Document) -> list:
-        """`seg_1 <break> seg_2 <break> ... seg_n` as a row of segments and ids."""
+        """The document as a row of segments and ids: `seg_1 <break> seg_2 <break> ... seg_n` (CM3Leon), or the
+        segments back to back with each image wrapped as `<break> image <eoss>` (Chameleon)."""
+        if self.layout == "chameleon":
+            row = []
+            for segment in document:
+                row += [segment] if isinstance(segment, str) else self._image_segment(segment)
+            return row
         row = []
         for position, segment in enumerate(document):
             if position:
@@ -474,7 +527,9 @@ class CM3LeonProcessor(ProcessorMixin):
         return row
 
     def _retrieved_prefix(self, retrieved_documents, name: str) -> list:
-        """`[ret_seg_1 <break> ... ret_seg_n <break>] x k`, the retrieved documents before a query."""
+        """`[ret_seg_1 <break> ... ret_seg_n <break>] x k`, the retrieved documents before a query. In the Chameleon
+        layout (which was not trained with retrieval) they are plain interleaved context: `[ret_seg_1 ... ret_seg_n]
+        x k`, images wrapped."""
         if retrieved_documents is None:
             return []
         if not isinstance(retrieved_documents, (list, tuple)):
@@ -483,7 +538,9 @@ class CM3LeonProcessor(ProcessorMixin):
         for index, document in enumerate(retrieved_documents):
             if hasattr(document, "text") and hasattr(document, "image_token_ids"):
                 document = _retrieved_segments(document)
-            row += self._join_segments(_check_document(document, f"{name}[{index}]")) + [self.break_token_id]
+            row += self._join_segments(_check_document(document, f"{name}[{index}]"))
+            if self.layout == "cm3leon":
+                row.append(self.break_token_id)
         return row
 
     def encode_documents(
@@ -498,10 +555,10 @@ class CM3LeonProcessor(ProcessorMixin):
         truncation: bool = False,
         pad_to_multiple_of: int | None = None,
     ) -> BatchFeature:
-        """Encode training examples, one per document, in the CM3Leon layout.
+        """Encode training examples, one per document, in the processor's layout.
 
-        A document is an ordered list of segments (text or image); its segments are joined by `<racm3:break>` and
-        the example is wrapped in `</s>`:
+        A document is an ordered list of segments (text or image). In the CM3Leon layout its segments are joined by
+        `<racm3:break>` and the example is wrapped in `</s>`:
 
             ids = [</s>] + seg_1 + [<racm3:break>] + seg_2 + ... + seg_n + [</s>]
 
@@ -511,6 +568,10 @@ class CM3LeonProcessor(ProcessorMixin):
 
             ids = [</s>] + sum(ret_seg_1 + [<break>] + ... + ret_seg_n + [<break>] for each retrieved doc)
                   + query_seg_1 + [<break>] + ... + query_seg_n + [</s>]
+
+        In the Chameleon layout the example is `[<s>] + seg_1 + ... + seg_n + [</s>]`, each image written as
+        `[<break>] + image + [<eoss>]` and nothing between segments, e.g. `[caption, image]` ->
+        `<s> caption <break> image <eoss> </s>`; retrieved documents, if any, go first, laid out the same way.
 
         Texts are tokenized as plain text: a literal "</s>" in a caption stays text. Packing consecutive examples
         into fixed-length blocks and the CM3 span masking are the data collator's job.
@@ -542,7 +603,7 @@ class CM3LeonProcessor(ProcessorMixin):
             document = _check_document(document, f"documents[{index}]")
             retrieved = None if retrieved_documents is None else retrieved_documents[index]
             prefix = self._retrieved_prefix(retrieved, f"retrieved_documents[{index}]")
-            rows.append([self.eos_token_id, *prefix, *self._join_segments(document), self.eos_token_id])
+            rows.append([self._start_token_id, *prefix, *self._join_segments(document), self.eos_token_id])
         return self.pad(
             self._encode_rows(rows, recognize_special_tokens=False),
             padding=padding,
@@ -566,32 +627,43 @@ class CM3LeonProcessor(ProcessorMixin):
         retrieval-augmented layout of metaseq's `form_prompts`):
 
             [</s>] + ret_text_1 + [<break>] + ret_image_1 + [<break>] + ... + prompt + [<racm3:break>]
+
+        In the Chameleon layout: `[<s>] + prompt + [<racm3:break>]` (retrieved documents first, each image wrapped
+        as `<break> image <eoss>`); the model closes the image with `<eoss>`.
         """
         _check_text(prompt, "prompt")
         prefix = self._retrieved_prefix(retrieved_documents, "retrieved_documents")
-        return self._encode_prompt([self.eos_token_id, *prefix, prompt, self.break_token_id])
+        return self._encode_prompt([self._start_token_id, *prefix, prompt, self.break_token_id])
 
     def unconditional_prompt(self) -> list[int]:
         """The prompt of the unconditional stream of classifier-free guidance: `[</s>, <sentinel:0>, <racm3:break>]`
-        (the CM3 mask in place of the text). For a vocabulary without sentinels (Chameleon) it is Chameleon's
-        `[<s>, <racm3:break>]`."""
-        if not self.num_sentinel_tokens:
+        (the CM3 mask in place of the text). In the Chameleon layout, and for a vocabulary without sentinels, it is
+        Chameleon's `[<s>, <racm3:break>]`."""
+        if self.layout == "chameleon" or not self.num_sentinel_tokens:
             return [self.bos_token_id, self.break_token_id]
         return [self.eos_token_id, self.sentinel_token_id(0), self.break_token_id]
 
-    def captioning_prompt(self, image, mode: str = "infill") -> list[int]:
+    def captioning_prompt(self, image, mode: str | None = None) -> list[int]:
         """The prompt after which the model writes a caption of `image`.
 
         - `mode="infill"` (the paper's "Image of <mask>: [image] <infill>"): the caption is a masked span before the
           image, which the model writes after the second sentinel and ends with `<eoss>`:
-          `[</s>, <sentinel:0>, <racm3:break>] + image + [<sentinel:0>]`.
-        - `mode="continuation"`: the caption follows the image: `[</s>] + image + [<racm3:break>]`.
+          `[</s>, <sentinel:0>, <racm3:break>] + image + [<sentinel:0>]`. Not in the Chameleon layout (no sentinels).
+        - `mode="continuation"`: the caption follows the image: `[</s>] + image + [<racm3:break>]`, or in the
+          Chameleon layout `[<s>, <racm3:break>] + image + [<eoss>]`.
+
+        `mode` defaults to `"infill"` in the CM3Leon layout and `"continuation"` in the Chameleon layout.
         """
         _check_image(image, "image")
+        if mode is None:
+            mode = "continuation" if self.layout == "chameleon" else "infill"
         if mode == "infill":
+            self._check_infilling("`captioning_prompt(mode='infill')`", "use `mode='continuation'`")
             sentinel = self.sentinel_token_id(0)
             return self._encode_prompt([self.eos_token_id, sentinel, self.break_token_id, image, sentinel])
         if mode == "continuation":
+            if self.layout == "chameleon":
+                return self._encode_prompt([self.bos_token_id, *self._image_segment(image)])
             return self._encode_prompt([self.eos_token_id, image, self.break_token_id])
         raise ValueError(f"`mode` must be 'infill' or 'continuation', got {mode!r}.")
 
@@ -601,10 +673,16 @@ class CM3LeonProcessor(ProcessorMixin):
 
             [</s>] + "Question: {question} Answer:" + [<sentinel:0>, <racm3:break>] + image + [<sentinel:0>]
 
-        The model writes the answer (e.g. " yes.") after the second sentinel and ends it with `<eoss>`.
+        The model writes the answer (e.g. " yes.") after the second sentinel and ends it with `<eoss>`. Infilling
+        needs sentinels, so the Chameleon layout has no VQA prompt builder: the error says how to write one.
         """
         _check_image(image, "image")
         _check_text(question, "question")
+        self._check_infilling(
+            "`vqa_prompt`",
+            "write a continuation prompt as markup instead, e.g. "
+            "`processor(text='<s><image>Question: ... Answer:', images=[image])`",
+        )
         sentinel = self.sentinel_token_id(0)
         text = f"Question: {question} Answer:"
         return self._encode_prompt([self.eos_token_id, text, sentinel, self.break_token_id, image, sentinel])
@@ -617,10 +695,24 @@ class CM3LeonProcessor(ProcessorMixin):
             image-only:    [</s>] + "Edit first image following the instruction" + [<break>] + image + [<break>]
             unconditional: `unconditional_prompt()`
 
+        In the Chameleon layout (Meta's `InBatchInstructCFGLogitsProcessor` streams):
+
+            full:          [<s>] + instruction + [<break>] + image + [<eoss>, <break>]
+            image-only:    the full prompt filtered to image tokens, `<s>`, `<break>` and `<eoss>`:
+                           [<s>, <break>] + image + [<eoss>, <break>]
+            unconditional: [<s>, <break>]
+
         The model draws the edited image after each. Batch them with `processor.pad(..., padding_side="left")`.
         """
         _check_image(image, "image")
         _check_text(instruction, "instruction")
+        if self.layout == "chameleon":
+            full = self._encode_prompt(
+                [self.bos_token_id, instruction, *self._image_segment(image), self.break_token_id]
+            )
+            kept = {self.bos_token_id, self.break_token_id, self.eoss_token_id}
+            image_only = [token for token in full if token in kept or self.is_image_token(token)]
+            return [full, image_only, self.unconditional_prompt()]
         head = [self.eos_token_id, EDITING_INSTRUCTION, self.break_token_id, image, self.break_token_id]
         image_only = self._encode_prompt(head)
         full = image_only + self._encode_prompt([instruction, self.break_token_id])
@@ -632,7 +724,8 @@ class CM3LeonProcessor(ProcessorMixin):
 
         Control tokens (`<s>`, `</s>`, `<pad>`, `<racm3:break>`, `<eoss>`, `<sentinel:i>`) end a segment and are
         dropped; each run of image tokens must be a whole number of images (`image_seq_length` tokens each) and is
-        decoded by the VQ model; empty text segments are dropped.
+        decoded by the VQ model; empty text segments are dropped. This reads both layouts: CM3Leon's
+        `text <break> image <break> text` and Chameleon's `text <break> image <eoss> text` give the same segments.
 
         Raises:
             ValueError: if a run of image tokens is not a multiple of `image_seq_length` long, or an id is outside
@@ -714,11 +807,13 @@ class CM3LeonProcessor(ProcessorMixin):
         return images
 
     def _get_num_multimodal_tokens(self, image_sizes=None, **kwargs) -> MultiModalData:
-        """Tokens taken by each image: `image_seq_length`, whatever its size (images are resized and cropped)."""
+        """Tokens taken by each image placeholder, whatever the image's size (images are resized and cropped):
+        `image_seq_length`, plus `<racm3:break>` and `<eoss>` in the Chameleon layout."""
         if image_sizes is None:
             return MultiModalData()
+        num_tokens = self.image_seq_length + (2 if self.layout == "chameleon" else 0)
         return MultiModalData(
-            num_image_tokens=[self.image_seq_length] * len(image_sizes), num_image_patches=[1] * len(image_sizes)
+            num_image_tokens=[num_tokens] * len(image_sizes), num_image_patches=[1] * len(image_sizes)
         )
 
     # -- serialization --------------------------------------------------------------------------------------------
