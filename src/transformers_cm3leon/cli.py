@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .evaluation import add_eval_parser
+from .training import add_train_parser
 
 logger = logging.getLogger("transformers_cm3leon")
 
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cm3leon", description="CM3Leon: text-to-image and more with transformers.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_generate_parser(subparsers)
+    add_train_parser(subparsers)
     add_eval_parser(subparsers)
     return parser
 
