@@ -49,22 +49,22 @@ import torch
 from transformers_cm3leon.configuration_cm3leon import CM3LeonConfig
 from transformers_cm3leon.conversion_utils import (
     PlannedTensor,
+    add_output_arguments,
     build_processor,
     check_keys,
     check_shape,
+    embedding_token_layout,
     expected_state_dict_shapes,
     load_chameleon_tokenizer,
     load_taming_vqgan,
     load_torch_checkpoint,
-    prepare_output_directory,
+    output_options,
     resolve_dtype,
-    save_converted_extras,
-    save_planned_safetensors,
     warn_if_qk_norm_eps_differs,
+    write_converted_model,
 )
 from transformers_cm3leon.model_card import CHAMELEON_LICENSE
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
-from transformers_cm3leon.tokenization_cm3leon import token_layout
 
 logger = logging.getLogger("convert_chameleon_to_cm3leon")
 
@@ -274,15 +274,8 @@ def plan_language_model(
 def build_config(params: dict, layout: MetaLayout, tokenizer, image_seq_length: int) -> CM3LeonConfig:
     rope_theta = float(params.get("rope_theta", 10000.0))
     warn_if_qk_norm_eps_differs(float(params.get("norm_eps", 1e-5)))
-    token_ids = token_layout(tokenizer)
-    if token_ids["vocab_size"] > layout.vocab_size:
-        raise ValueError(
-            f"The tokenizer has {token_ids['vocab_size']} tokens but the checkpoint's embedding only "
-            f"{layout.vocab_size} rows."
-        )
-    token_ids["vocab_size"] = layout.vocab_size
     return CM3LeonConfig(
-        **token_ids,
+        **embedding_token_layout(tokenizer, layout.vocab_size),
         block_type="chameleon",
         hidden_act="silu",
         hidden_size=layout.dim,
@@ -348,16 +341,15 @@ def convert_chameleon(
                 f"Planned {name} with shape {planned.shape}, CM3LeonForCausalLM expects {expected[name]}."
             )
 
-    output_dir = prepare_output_directory(output_dir, overwrite=overwrite)
-    logger.info(f"Writing the language model ({dtype}) to {output_dir}.")
-    save_planned_safetensors(plan, output_dir, max_shard_size=max_shard_size)
-    del shards, plan
     size = model_size.lower()
-    save_converted_extras(
+    output_dir = write_converted_model(
         output_dir,
+        plan,
         config,
         tokenizer,
-        processor=processor,
+        processor,
+        overwrite=overwrite,
+        max_shard_size=max_shard_size,
         repo_id=repo_id,
         model_name=model_name or f"Chameleon-{size.upper()} (CM3Leon format)",
         source=f"Meta's Chameleon release (`models/{size}` and `tokenizer/` of the download)",
@@ -372,33 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input-dir", required=True, help="The Chameleon download (holds models/ and tokenizer/).")
     parser.add_argument("--model-size", required=True, help="Folder under models/: 7b or 30b (or a fine-tune's name).")
-    parser.add_argument("--output-dir", required=True, help="Folder to write the CM3Leon model into.")
-    parser.add_argument(
-        "--dtype",
-        default="auto",
-        choices=["auto", "bfloat16", "float16", "float32"],
-        help="Weights dtype (auto: keep).",
-    )
-    parser.add_argument("--max-shard-size", default="2GB", help="Largest safetensors file (default: %(default)s).")
-    parser.add_argument("--overwrite", action="store_true", help="Write into a non-empty output folder.")
-    parser.add_argument(
-        "--repo-id", default=None, help="Hub id used in the model card's snippet (default: the folder)."
-    )
-    parser.add_argument("--model-name", default=None, help="Title of the model card.")
-    parser.add_argument("--base-model", default=None, help="Hub id of the original model, for the model card.")
+    add_output_arguments(parser, "Folder to write the CM3Leon model into.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    convert_chameleon(
-        args.input_dir,
-        args.model_size,
-        args.output_dir,
-        dtype=args.dtype,
-        max_shard_size=args.max_shard_size,
-        overwrite=args.overwrite,
-        repo_id=args.repo_id,
-        model_name=args.model_name,
-        base_model=args.base_model,
-    )
+    convert_chameleon(args.input_dir, args.model_size, args.output_dir, **output_options(args))
     return 0
 
 

@@ -37,17 +37,18 @@ from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 from transformers_cm3leon.configuration_cm3leon import CM3LeonConfig, CM3LeonVQConfig
 from transformers_cm3leon.conversion_utils import (
     PlannedTensor,
+    add_output_arguments,
     build_processor,
     check_keys,
+    embedding_token_layout,
     expected_state_dict_shapes,
     load_chameleon_tokenizer,
     load_taming_vqgan,
-    prepare_output_directory,
+    output_options,
     resolve_dtype,
-    save_converted_extras,
-    save_planned_safetensors,
     vq_config_from_taming,
     warn_if_qk_norm_eps_differs,
+    write_converted_model,
 )
 from transformers_cm3leon.model_card import CHAMELEON_LICENSE
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
@@ -92,16 +93,10 @@ def open_safetensors(folder: Path, stack: ExitStack) -> dict[str, object]:
 
 
 def build_config(hf_config: ChameleonConfig, tokenizer, image_seq_length: int) -> CM3LeonConfig:
-    token_ids = token_layout(tokenizer)
-    if token_ids["vocab_size"] > hf_config.vocab_size:
-        raise ValueError(
-            f"The tokenizer has {token_ids['vocab_size']} tokens but the model only {hf_config.vocab_size} embeddings."
-        )
-    token_ids["vocab_size"] = hf_config.vocab_size
     head_dim = hf_config.hidden_size // hf_config.num_attention_heads
     warn_if_qk_norm_eps_differs(hf_config.rms_norm_eps)
     return CM3LeonConfig(
-        **token_ids,
+        **embedding_token_layout(tokenizer, hf_config.vocab_size),
         block_type="chameleon",
         hidden_act=hf_config.hidden_act,
         hidden_size=hf_config.hidden_size,
@@ -249,23 +244,22 @@ def convert_hf_chameleon(
         plan = plan_language_model(handles, config, resolve_dtype(dtype), source=str(folder))
         config.dtype = next(iter(plan.values())).dtype
 
-        output_dir = prepare_output_directory(output_dir, overwrite=overwrite)
-        logger.info(f"Writing the language model to {output_dir}.")
-        save_planned_safetensors(plan, output_dir, max_shard_size=max_shard_size)
-
-    is_hub_id = not Path(str(input_path)).is_dir()
-    save_converted_extras(
-        output_dir,
-        config,
-        tokenizer,
-        processor=processor,
-        repo_id=repo_id,
-        model_name=model_name or f"{Path(str(input_path)).name} (CM3Leon format)",
-        source=f"the transformers Chameleon checkpoint `{input_path}`"
-        + ("" if vqgan_ckpt is not None else ", without an image tokenizer"),
-        base_model=base_model or (str(input_path) if is_hub_id else None),
-        **CHAMELEON_LICENSE,
-    )
+        is_hub_id = not Path(str(input_path)).is_dir()
+        output_dir = write_converted_model(
+            output_dir,
+            plan,
+            config,
+            tokenizer,
+            processor,
+            overwrite=overwrite,
+            max_shard_size=max_shard_size,
+            repo_id=repo_id,
+            model_name=model_name or f"{Path(str(input_path)).name} (CM3Leon format)",
+            source=f"the transformers Chameleon checkpoint `{input_path}`"
+            + ("" if vqgan_ckpt is not None else ", without an image tokenizer"),
+            base_model=base_model or (str(input_path) if is_hub_id else None),
+            **CHAMELEON_LICENSE,
+        )
     if processor is None:
         logger.warning(NO_IMAGE_TOKENIZER_WARNING)
     logger.info(f"Done: {output_dir}")
@@ -275,39 +269,17 @@ def convert_hf_chameleon(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="A transformers Chameleon folder or Hub id.")
-    parser.add_argument("--output-dir", required=True, help="Folder to write the CM3Leon model into.")
+    add_output_arguments(parser, "Folder to write the CM3Leon model into.")
     parser.add_argument(
         "--vqgan-ckpt", default=None, help="Meta's tokenizer/vqgan.ckpt: the VQ model with its decoder."
     )
     parser.add_argument(
         "--vqgan-yaml", default=None, help="Meta's tokenizer/vqgan.yaml (default: the config's vq_config)."
     )
-    parser.add_argument(
-        "--dtype",
-        default="auto",
-        choices=["auto", "bfloat16", "float16", "float32"],
-        help="Weights dtype (auto: keep).",
-    )
-    parser.add_argument("--max-shard-size", default="2GB", help="Largest safetensors file (default: %(default)s).")
-    parser.add_argument("--overwrite", action="store_true", help="Write into a non-empty output folder.")
-    parser.add_argument(
-        "--repo-id", default=None, help="Hub id used in the model card's snippet (default: the folder)."
-    )
-    parser.add_argument("--model-name", default=None, help="Title of the model card.")
-    parser.add_argument("--base-model", default=None, help="Hub id of the original model, for the model card.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     convert_hf_chameleon(
-        args.input,
-        args.output_dir,
-        vqgan_ckpt=args.vqgan_ckpt,
-        vqgan_yaml=args.vqgan_yaml,
-        dtype=args.dtype,
-        max_shard_size=args.max_shard_size,
-        overwrite=args.overwrite,
-        repo_id=args.repo_id,
-        model_name=args.model_name,
-        base_model=args.base_model,
+        args.input, args.output_dir, vqgan_ckpt=args.vqgan_ckpt, vqgan_yaml=args.vqgan_yaml, **output_options(args)
     )
     return 0
 

@@ -20,7 +20,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from transformers_cm3leon.conversion_utils import load_taming_vqgan, prepare_output_directory, resolve_dtype
+from transformers_cm3leon.conversion_utils import (
+    add_output_arguments,
+    load_taming_vqgan,
+    output_options,
+    prepare_output_directory,
+    resolve_dtype,
+)
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
 
 logger = logging.getLogger("convert_taming_vqgan_to_cm3leon")
@@ -57,15 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="The taming .ckpt (weights under `state_dict`).")
     parser.add_argument("--config", required=True, help="The taming model.yaml (model.params.ddconfig, n_embed, ...).")
-    parser.add_argument("--output-dir", required=True, help="Folder to write into.")
+    add_output_arguments(parser, "Folder to write into.", sharded=False, model_card=False)
     parser.add_argument(
         "--image-processor", action="store_true", help="Write a CM3LeonImageProcessor folder instead of the model."
     )
     parser.add_argument(
         "--image-token-offset", type=int, default=4, help="Token id of code 0, for --image-processor (default: 4)."
     )
-    parser.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"])
-    parser.add_argument("--overwrite", action="store_true", help="Write into a non-empty output folder.")
     args = parser.parse_args(argv)
     if args.image_token_offset != 4 and not args.image_processor:
         parser.error("--image-token-offset only applies with --image-processor.")
@@ -76,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         args.output_dir,
         image_processor=args.image_processor,
         image_token_offset=args.image_token_offset,
-        dtype=args.dtype,
-        overwrite=args.overwrite,
+        **output_options(args),
     )
     return 0
 

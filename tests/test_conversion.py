@@ -28,6 +28,7 @@ from transformers import (
 )
 
 import transformers_cm3leon  # noqa: F401  (registers the Auto classes)
+from transformers_cm3leon import conversion_utils
 from transformers_cm3leon.configuration_cm3leon import CM3LeonVQConfig
 from transformers_cm3leon.conversion_utils import CheckpointKeysError, load_taming_vqgan, vq_config_from_taming
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
@@ -456,13 +457,13 @@ def test_meta_conversion_streams_shards_from_memory_maps(chameleon_download, tmp
 
     monkeypatch.setattr(torch, "load", recording_load)
     built = []
-    original_save = meta_converter.save_planned_safetensors.__globals__["save_file"]
+    original_save = conversion_utils.save_file
 
     def recording_save(tensors, *args, **kwargs):
         built.append(len(tensors))
         return original_save(tensors, *args, **kwargs)
 
-    monkeypatch.setitem(meta_converter.save_planned_safetensors.__globals__, "save_file", recording_save)
+    monkeypatch.setattr(conversion_utils, "save_file", recording_save)
     meta_converter.convert_chameleon(chameleon_download.root, "30b", tmp_path / "out", max_shard_size="40KB")
     assert calls and all(call.get("weights_only") is True for call in calls)
     assert [call.get("mmap") for call in calls[:2]] == [True, True]  # the two model shards

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import math
 import os
-import string
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,6 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
 from transformers_cm3leon import metrics
 from transformers_cm3leon.metrics import (
@@ -32,6 +30,7 @@ from transformers_cm3leon.metrics import (
 )
 from transformers_cm3leon.metrics.cider.cider import cider_d
 from transformers_cm3leon.metrics.fid.fid import INCEPTION_WEIGHTS_FILENAME
+from transformers_cm3leon.testing_utils import get_tiny_clip
 
 # ---------------------------------------------------------------------------------------------------------------
 # CIDEr-D
@@ -512,28 +511,9 @@ def test_fid_standard_inception_features():
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _tiny_clip():
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for letter in string.ascii_lowercase:
-        vocab[letter] = len(vocab)
-        vocab[letter + "</w>"] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30})
-    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
-    text_config = {"vocab_size": len(vocab), "max_position_embeddings": 32, "bos_token_id": 0, "eos_token_id": 1}
-    text_config.update(
-        pad_token_id=1, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
-    )
-    vision_config = {"image_size": 30, "patch_size": 10, "hidden_size": 16, "intermediate_size": 32}
-    vision_config.update(num_hidden_layers=1, num_attention_heads=2)
-    torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig(text_config=text_config, vision_config=vision_config, projection_dim=8)).eval()
-    return model, processor
-
-
 @pytest.fixture(scope="module")
 def tiny_clip():
-    return _tiny_clip()
+    return get_tiny_clip(seed=0)
 
 
 CLIP_TEXTS = ["a cat", "dog on a mat", "zebra", "red bus", "a b c", "the sky"]

@@ -13,16 +13,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from transformers import (
-    CLIPConfig,
-    CLIPModel,
-    CLIPProcessor,
-    CLIPTokenizer,
-    Swin2SRConfig,
-    Swin2SRForImageSuperResolution,
-    pipeline,
-)
-from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from transformers_cm3leon.generation_cm3leon import text_generation_config
@@ -32,7 +23,7 @@ from transformers_cm3leon.pipelines import (
     CM3LeonTextToImagePipeline,
     register_pipelines,
 )
-from transformers_cm3leon.testing_utils import get_tiny_cm3leon
+from transformers_cm3leon.testing_utils import get_tiny_clip, get_tiny_cm3leon
 
 SIZE, NUM_IMAGE_TOKENS, IMAGE_VOCAB = 16, 16, 32
 PROMPTS = ["a red circle", "a handwritten digit seven"]
@@ -311,37 +302,7 @@ def test_save_pretrained_writes_a_folder_the_pipeline_loads_back(text_to_image, 
 
 @pytest.fixture(scope="module")
 def tiny_clip():
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for letter in "abcdefghijklmnopqrstuvwxyz":
-        vocab[letter] = len(vocab)
-        vocab[letter + "</w>"] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    image_processor = CLIPImageProcessorPil(size={"shortest_edge": SIZE}, crop_size={"height": SIZE, "width": SIZE})
-    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
-    config = CLIPConfig(
-        text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            max_position_embeddings=64,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        ),
-        vision_config=dict(
-            image_size=SIZE,
-            patch_size=4,
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-        ),
-        projection_dim=8,
-    )
-    torch.manual_seed(0)
-    return CLIPModel(config).eval(), processor
+    return get_tiny_clip(seed=0)
 
 
 @torch.no_grad()
@@ -355,15 +316,19 @@ def clip_scores(clip, images, text) -> torch.Tensor:
 
 def test_rerank_keeps_the_best_clip_scored_candidate_of_each_image(text_to_image, tiny_clip, tmp_path):
     num_images, rerank = 2, 3
-    tokens = text_to_image(
-        PROMPTS[0],
-        num_images_per_prompt=num_images,
-        rerank=rerank,
-        clip_model=tiny_clip[0],
-        clip_processor=tiny_clip[1],
-        generator=seeded(5),
-        output_type="tokens",
-    ).images
+    clip = {"clip_model": tiny_clip[0], "clip_processor": tiny_clip[1]}
+
+    def reranked(output_type: str, **clip_arguments):
+        return text_to_image(
+            PROMPTS[0],
+            num_images_per_prompt=num_images,
+            rerank=rerank,
+            generator=seeded(5),
+            output_type=output_type,
+            **clip_arguments,
+        ).images
+
+    tokens = reranked("tokens", **clip)
     assert tokens.shape == (num_images, NUM_IMAGE_TOKENS)
 
     # By hand: the same 6 candidates, image j of the prompt choosing among candidates j, j + 2, j + 4.
@@ -385,15 +350,7 @@ def test_rerank_keeps_the_best_clip_scored_candidate_of_each_image(text_to_image
         assert torch.equal(tokens[j], candidates[best])
 
     # Same images decoded: the re-ranked pixels are those of the chosen tokens.
-    pixels = text_to_image(
-        PROMPTS[0],
-        num_images_per_prompt=num_images,
-        rerank=rerank,
-        clip_model=tiny_clip[0],
-        clip_processor=tiny_clip[1],
-        generator=seeded(5),
-        output_type="pt",
-    ).images
+    pixels = reranked("pt", **clip)
     torch.testing.assert_close(pixels, processor.image_processor.token_ids_to_images(tokens, output_type="pt"))
 
     # A CLIP id or path is loaded at first use (model and processor), once.
@@ -401,15 +358,7 @@ def test_rerank_keeps_the_best_clip_scored_candidate_of_each_image(text_to_image
     tiny_clip[1].save_pretrained(tmp_path / "clip")
     path = str(tmp_path / "clip")
     for _ in range(2):
-        from_path = text_to_image(
-            PROMPTS[0],
-            num_images_per_prompt=num_images,
-            rerank=rerank,
-            clip_model=path,
-            generator=seeded(5),
-            output_type="tokens",
-        ).images
-        assert torch.equal(from_path, tokens)
+        assert torch.equal(reranked("tokens", clip_model=path), tokens)
     assert ("CLIP model", path) in text_to_image._models_loaded_on_demand
 
 

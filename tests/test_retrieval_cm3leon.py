@@ -14,7 +14,7 @@ import pytest
 import torch
 from datasets import Dataset, Features, Image, Value
 from PIL import Image as PILImage
-from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
+from transformers import CLIPModel
 
 from transformers_cm3leon.retrieval import (
     CM3LeonMemoryBank,
@@ -26,6 +26,7 @@ from transformers_cm3leon.retrieval import (
 )
 from transformers_cm3leon.retrieval.encoder import drop_tokens
 from transformers_cm3leon.retrieval.memory_bank import POINTER_FILE
+from transformers_cm3leon.testing_utils import get_tiny_clip
 
 pytest.importorskip("faiss", reason="the retriever's default index needs faiss (pip install faiss-cpu)")
 requires_milvus = pytest.mark.skipif(
@@ -44,43 +45,11 @@ CAPTIONS = [
 
 
 # -- fixtures --------------------------------------------------------------------------------------------------------
-def tiny_clip_encoder(seed: int = 0) -> CM3LeonRetrievalEncoder:
-    """A random CLIP (16-d embeddings, 30 px images) with a character-level CLIP tokenizer, built offline."""
-    letters = list(string.ascii_lowercase)
-    tokens = letters + [letter + "</w>" for letter in letters] + ["<|startoftext|>", "<|endoftext|>"]
-    tokenizer = CLIPTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=[])
-    config = CLIPConfig(
-        text_config=dict(
-            vocab_size=len(tokens),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=48,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        ),
-        vision_config=dict(
-            image_size=30,
-            patch_size=10,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-        ),
-        projection_dim=16,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = CLIPModel(config)
-    image_processor = CLIPImageProcessorPil(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30})
-    return CM3LeonRetrievalEncoder(model, tokenizer=tokenizer, image_processor=image_processor)
-
-
 @pytest.fixture(scope="module")
 def encoder() -> CM3LeonRetrievalEncoder:
-    return tiny_clip_encoder()
+    """The tiny random CLIP of `testing_utils` (16-d embeddings, 30 px images, a 48-token context) as an encoder."""
+    model, processor = get_tiny_clip()
+    return CM3LeonRetrievalEncoder(model, tokenizer=processor.tokenizer, image_processor=processor.image_processor)
 
 
 def make_images(directory, count: int) -> list[str]:

@@ -1,7 +1,8 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
 """Building blocks to bring foreign checkpoints into CM3Leon: safe reading, key checks, streaming sharded writing,
-taming-transformers VQGANs, and the Chameleon tokenizer and generation defaults.
+taming-transformers VQGANs, the Chameleon tokenizer and generation defaults, and the command-line options the
+scripts share.
 
 The scripts in `conversion/` are thin layers over these functions. Everything here reads foreign weights with
 `torch.load(..., weights_only=True)` only (no arbitrary unpickling) and writes safetensors only.
@@ -9,6 +10,7 @@ The scripts in `conversion/` are thin layers over these functions. Everything he
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pickle
@@ -33,6 +35,7 @@ from .tokenization_cm3leon import (
     EOSS_TOKEN,
     PAD_TOKEN,
     UNK_TOKEN,
+    token_layout,
     wrap_cm3leon_backend,
 )
 
@@ -425,6 +428,18 @@ def load_chameleon_tokenizer(
     return tokenizer
 
 
+def embedding_token_layout(tokenizer: PreTrainedTokenizerFast, num_embeddings: int) -> dict[str, int | None]:
+    """`token_layout(tokenizer)` with `vocab_size` set to the checkpoint's number of embedding rows, which may exceed
+    the tokenizer's size (Chameleon pads its embedding) but never fall short of it."""
+    layout = token_layout(tokenizer)
+    if layout["vocab_size"] > num_embeddings:
+        raise ValueError(
+            f"The tokenizer has {layout['vocab_size']} tokens but the checkpoint's embedding only {num_embeddings} rows."
+        )
+    layout["vocab_size"] = num_embeddings
+    return layout
+
+
 def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
     """Decoding defaults of Chameleon's reference inference for a converted checkpoint.
 
@@ -453,7 +468,6 @@ def build_processor(tokenizer: PreTrainedTokenizerFast, vq_model: CM3LeonVQModel
     saved with the folder."""
     from .image_processing_cm3leon import CM3LeonImageProcessor
     from .processing_cm3leon import CM3LeonProcessor
-    from .tokenization_cm3leon import token_layout
 
     image_token_offset = token_layout(tokenizer)["image_token_offset"]
     image_processor = CM3LeonImageProcessor(
@@ -484,23 +498,82 @@ def save_converted_extras(
     write_model_card(output_dir, **card_kwargs)
 
 
+def write_converted_model(
+    output_dir: str | os.PathLike,
+    plan: Mapping[str, PlannedTensor],
+    config: CM3LeonConfig,
+    tokenizer: PreTrainedTokenizerFast,
+    processor=None,
+    *,
+    overwrite: bool = False,
+    max_shard_size: int | str = "2GB",
+    **card_kwargs,
+) -> Path:
+    """Write a converted language model folder: prepare `output_dir` (see [`prepare_output_directory`]), stream the
+    planned weights into it as (sharded) safetensors, then write everything else with [`save_converted_extras`].
+    Returns the folder."""
+    output_dir = prepare_output_directory(output_dir, overwrite=overwrite)
+    logger.info(f"Writing the language model ({next(iter(plan.values())).dtype}) to {output_dir}.")
+    save_planned_safetensors(plan, output_dir, max_shard_size=max_shard_size)
+    save_converted_extras(output_dir, config, tokenizer, processor=processor, **card_kwargs)
+    return output_dir
+
+
+# -- command line ---------------------------------------------------------------------------------------------------
+# The options of `add_output_arguments`, named as the `convert_*` functions' keyword arguments.
+_OUTPUT_OPTIONS = ("dtype", "max_shard_size", "overwrite", "repo_id", "model_name", "base_model")
+
+
+def add_output_arguments(
+    parser: argparse.ArgumentParser, output_help: str, sharded: bool = True, model_card: bool = True
+) -> None:
+    """Add the options every conversion script shares: `--output-dir`, `--dtype`, `--overwrite`, with `sharded` also
+    `--max-shard-size`, and with `model_card` the card's `--repo-id`, `--model-name` and `--base-model`."""
+    parser.add_argument("--output-dir", required=True, help=output_help)
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "bfloat16", "float16", "float32"],
+        help="Weights dtype (auto: keep).",
+    )
+    if sharded:
+        parser.add_argument("--max-shard-size", default="2GB", help="Largest safetensors file (default: %(default)s).")
+    parser.add_argument("--overwrite", action="store_true", help="Write into a non-empty output folder.")
+    if model_card:
+        parser.add_argument(
+            "--repo-id", default=None, help="Hub id used in the model card's snippet (default: the folder)."
+        )
+        parser.add_argument("--model-name", default=None, help="Title of the model card.")
+        parser.add_argument("--base-model", default=None, help="Hub id of the original model, for the model card.")
+
+
+def output_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of a `convert_*` function from the parsed options of [`add_output_arguments`]
+    (`--output-dir` excepted: it is passed by position)."""
+    return {name: getattr(args, name) for name in _OUTPUT_OPTIONS if hasattr(args, name)}
+
+
 __all__ = [
-    "CheckpointKeysError",
+    "add_output_arguments",
     "build_processor",
-    "save_converted_extras",
-    "PlannedTensor",
+    "chameleon_generation_config",
     "check_keys",
     "check_shape",
-    "warn_if_qk_norm_eps_differs",
-    "chameleon_generation_config",
+    "CheckpointKeysError",
+    "embedding_token_layout",
     "expected_state_dict_shapes",
     "load_chameleon_tokenizer",
     "load_taming_vqgan",
     "load_torch_checkpoint",
     "load_vq_state_dict",
+    "output_options",
+    "PlannedTensor",
     "prepare_output_directory",
     "resolve_dtype",
+    "save_converted_extras",
     "save_planned_safetensors",
     "taming_state_dict",
     "vq_config_from_taming",
+    "warn_if_qk_norm_eps_differs",
+    "write_converted_model",
 ]

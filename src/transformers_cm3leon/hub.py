@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,31 +155,32 @@ def push_to_hub(
     `api` is the `huggingface_hub.HfApi` to use (default: a new one); the other arguments are those of
     `HfApi.create_repo` / `HfApi.upload_folder`. Returns the `CommitInfo` of the upload.
     """
-    if not isinstance(repo_id, str) or not repo_id.strip("/"):
-        raise ValueError(f"`repo_id` must be a Hub id such as 'org/name', got {repo_id!r}.")
-    api = api or HfApi()
-    repo_id = api.create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
-    if model_card is True:
-        model_card = {"repo_id": repo_id}
-    elif isinstance(model_card, Mapping):
-        model_card = {"repo_id": repo_id, **model_card}
-    with tempfile.TemporaryDirectory() as folder:
+
+    def write(folder: str, repo_id: str) -> None:
+        card = model_card
+        if card is True:
+            card = {"repo_id": repo_id}
+        elif isinstance(card, Mapping):
+            card = {"repo_id": repo_id, **card}
         save_for_hub(
             folder,
             model,
             processor,
             export_remote_code=export_remote_code,
-            model_card=model_card,
+            model_card=card,
             max_shard_size=max_shard_size,
         )
-        return api.upload_folder(
-            repo_id=repo_id,
-            folder_path=folder,
-            commit_message=commit_message,
-            token=token,
-            revision=revision,
-            create_pr=create_pr,
-        )
+
+    return _upload_in_one_commit(
+        repo_id,
+        write,
+        api=api,
+        commit_message=commit_message,
+        private=private,
+        token=token,
+        revision=revision,
+        create_pr=create_pr,
+    )
 
 
 def push_retriever_to_hub(
@@ -204,12 +205,37 @@ def push_retriever_to_hub(
 
     if not isinstance(retriever, CM3LeonRetriever):
         raise TypeError(f"`retriever` must be a CM3LeonRetriever, got {type(retriever).__name__}.")
+    return _upload_in_one_commit(
+        repo_id,
+        lambda folder, repo_id: retriever.save_pretrained(folder, save_encoder=save_encoder),
+        api=api,
+        commit_message=commit_message,
+        private=private,
+        token=token,
+        revision=revision,
+        create_pr=create_pr,
+    )
+
+
+def _upload_in_one_commit(
+    repo_id: str,
+    write: Callable[[str, str], object],
+    *,
+    api: HfApi | None,
+    commit_message: str,
+    private: bool | None,
+    token: str | bool | None,
+    revision: str | None,
+    create_pr: bool,
+):
+    """Create `repo_id` (if it does not exist), let `write(folder, repo_id)` fill a temporary folder (`repo_id` as the
+    Hub resolved it, e.g. with the user's namespace), and upload that folder in one commit; returns its `CommitInfo`."""
     if not isinstance(repo_id, str) or not repo_id.strip("/"):
         raise ValueError(f"`repo_id` must be a Hub id such as 'org/name', got {repo_id!r}.")
     api = api or HfApi()
     repo_id = api.create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
     with tempfile.TemporaryDirectory() as folder:
-        retriever.save_pretrained(folder, save_encoder=save_encoder)
+        write(folder, repo_id)
         return api.upload_folder(
             repo_id=repo_id,
             folder_path=folder,

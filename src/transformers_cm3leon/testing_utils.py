@@ -3,12 +3,16 @@
 """Tiny random CM3Leon models for tests, documentation snippets and smoke runs.
 
 A tiny model has the real structure (tokenizer with the CM3Leon layout, VQ image tokenizer, language model) at a
-size that runs in milliseconds on a CPU. Its weights are random: the images it draws are noise.
+size that runs in milliseconds on a CPU. Its weights are random: the images it draws are noise. A tiny random CLIP
+stands in for the retriever's encoder, the re-ranker and CLIPScore in the same way.
 """
 
 from __future__ import annotations
 
+import string
+
 import torch
+from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer
 
 from .configuration_cm3leon import CM3LeonConfig, CM3LeonVQConfig
 from .image_processing_cm3leon import CM3LeonImageProcessor
@@ -101,4 +105,48 @@ def get_tiny_cm3leon(
     return model, processor
 
 
-__all__ = ["get_tiny_cm3leon", "get_tiny_cm3leon_processor", "TINY_CORPUS"]
+# 30 px images in a 3x3 grid of patches, 16-d embeddings, and a 48-token text context (start and end tokens included).
+TINY_CLIP_IMAGE_SIZE = 30
+TINY_CLIP_TEXT_CONFIG = dict(
+    hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=48
+)
+TINY_CLIP_VISION_CONFIG = dict(
+    image_size=TINY_CLIP_IMAGE_SIZE,
+    patch_size=10,
+    hidden_size=32,
+    intermediate_size=37,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+)
+
+
+def get_tiny_clip(seed: int = 0) -> tuple[CLIPModel, CLIPProcessor]:
+    """A tiny random (CLIP model, processor) pair, built offline: a character-level tokenizer (one token per letter,
+    `</w>` marking a word's last letter; no merges), 30 px images and 16-d embeddings.
+
+    Args:
+        seed (`int`): Seed of the random weights; the global RNG is left untouched.
+    """
+    letters = list(string.ascii_lowercase)
+    tokens = letters + [letter + "</w>" for letter in letters] + ["<|startoftext|>", "<|endoftext|>"]
+    tokenizer = CLIPTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=[])
+    size = TINY_CLIP_IMAGE_SIZE
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    config = CLIPConfig(
+        text_config=dict(
+            TINY_CLIP_TEXT_CONFIG,
+            vocab_size=len(tokens),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ),
+        vision_config=TINY_CLIP_VISION_CONFIG,
+        projection_dim=16,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = CLIPModel(config).eval()
+    return model, CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+__all__ = ["get_tiny_clip", "get_tiny_cm3leon", "get_tiny_cm3leon_processor", "TINY_CORPUS"]

@@ -165,13 +165,8 @@ def build_cm3leon_tokenizer(
     )
     backend.train_from_iterator(_checked_corpus(corpus), trainer=trainer)
 
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token=BOS_TOKEN,
-        eos_token=EOS_TOKEN,
-        unk_token=UNK_TOKEN,
-        pad_token=PAD_TOKEN,
-        model_specific_special_tokens={"break_token": BREAK_TOKEN, "eoss_token": EOSS_TOKEN},
+    tokenizer = wrap_cm3leon_backend(
+        backend,
         extra_special_tokens=sentinel_tokens,
         model_max_length=model_max_length,
         # A decoder-only model generates after the last token of each row, so batched prompts are left-padded.
@@ -194,6 +189,21 @@ def build_cm3leon_tokenizer(
             f"The trained vocabulary does not follow the CM3Leon layout: got {wrong}, expected {expected}."
         )
     return tokenizer
+
+
+def wrap_cm3leon_backend(backend: Tokenizer, **kwargs) -> PreTrainedTokenizerFast:
+    """A transformers tokenizer over a `tokenizers` backend whose vocabulary follows the CM3Leon layout, with the
+    special tokens named as `token_layout` and `CM3LeonProcessor` read them: `<s>`, `</s>`, `<unk>`, `<pad>`, and
+    `<racm3:break>` / `<eoss>` as `break_token` / `eoss_token`. Keyword arguments go to `PreTrainedTokenizerFast`."""
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=BOS_TOKEN,
+        eos_token=EOS_TOKEN,
+        unk_token=UNK_TOKEN,
+        pad_token=PAD_TOKEN,
+        model_specific_special_tokens={"break_token": BREAK_TOKEN, "eoss_token": EOSS_TOKEN},
+        **kwargs,
+    )
 
 
 def _find_image_tokens(vocab: dict[str, int]) -> dict[int, int]:
@@ -292,4 +302,5 @@ __all__ = [
     "image_token_name",
     "sentinel_token_name",
     "token_layout",
+    "wrap_cm3leon_backend",
 ]

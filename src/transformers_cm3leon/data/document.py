@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..processing_cm3leon import is_image_token_ids
 from .cm3_masking import IGNORE_INDEX, _check_token_id, _resolve_id
 
 LOSS_ON_CHOICES = ("all", "output")
@@ -59,14 +60,9 @@ class Document:
 
 
 def is_token_ids(segment: Any) -> bool:
-    """Whether an image segment is already token ids (rather than an image to tokenize)."""
-    if isinstance(segment, torch.Tensor):
-        return segment.ndim == 1 and not segment.is_floating_point()
-    if isinstance(segment, np.ndarray):
-        return segment.ndim == 1 and np.issubdtype(segment.dtype, np.integer)
-    if isinstance(segment, (list, tuple)):
-        return all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in segment)
-    return False
+    """Whether an image segment is already token ids (rather than an image to tokenize): the processor's
+    `is_image_token_ids`, or an empty list or tuple (an empty segment)."""
+    return (isinstance(segment, (list, tuple)) and len(segment) == 0) or is_image_token_ids(segment)
 
 
 def _token_ids_list(segment) -> list[int]:

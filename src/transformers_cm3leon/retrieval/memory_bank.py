@@ -44,6 +44,23 @@ def memory_bank_features(embedding_dim: int) -> Features:
     )
 
 
+def unit_vectors(vectors, embedding_dim: int, name: str) -> np.ndarray:
+    """`vectors` (array, tensor or nested list of shape `(n, embedding_dim)`) as float32 rows of norm 1; raises for
+    another shape and for rows that are zero or not finite."""
+    if isinstance(vectors, torch.Tensor):
+        vectors = vectors.detach().float().cpu().numpy()
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != embedding_dim:
+        raise ValueError(
+            f"Embedding dimension mismatch: `{name}` has shape {tuple(vectors.shape)}, the memory bank holds "
+            f"{embedding_dim}-d vectors."
+        )
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        raise ValueError(f"`{name}` must be finite and non-zero.")
+    return vectors / norms
+
+
 class CM3LeonMemoryBank:
     """
     The documents a [`CM3LeonRetriever`] retrieves from, with their embeddings and an index over them.
@@ -303,20 +320,9 @@ class CM3LeonMemoryBank:
             raise ValueError(f"Unknown document fields {sorted(unknown)}; expected {list(self.features)}.")
         if batch.get("embedding") is None:
             raise ValueError("Every batch of documents needs its `embedding` vectors.")
-        embeddings = batch["embedding"]
-        if isinstance(embeddings, torch.Tensor):
-            embeddings = embeddings.detach().cpu().numpy()
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        if embeddings.ndim != 2 or embeddings.shape[1] != self.embedding_dim:
-            raise ValueError(
-                f"Embedding dimension mismatch: the memory bank holds {self.embedding_dim}-d vectors, got embeddings "
-                f"of shape {tuple(embeddings.shape)}."
-            )
-        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
-            raise ValueError("Document embeddings must be finite and non-zero.")
+        embeddings = unit_vectors(batch["embedding"], self.embedding_dim, "embeddings")
         num_documents = len(embeddings)
-        columns = {"embedding": list(embeddings / norms)}
+        columns = {"embedding": list(embeddings)}
         for name in DOCUMENT_COLUMNS:
             values = batch.get(name)
             if values is None:

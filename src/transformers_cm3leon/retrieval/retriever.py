@@ -18,7 +18,7 @@ from .backend import IndexBackend, index_backend_class
 from .configuration import SAMPLING_RULES, CM3LeonRetrieverConfig, check_sampling_rules
 from .document import RetrievedDocument
 from .encoder import CM3LeonRetrievalEncoder
-from .memory_bank import CM3LeonMemoryBank
+from .memory_bank import CM3LeonMemoryBank, unit_vectors
 
 logger = logging.get_logger(__name__)
 
@@ -416,18 +416,7 @@ class CM3LeonRetriever:
             return self.embed_queries(texts, images, generator=generator, query_dropout=query_dropout)
         if texts is not None or images is not None:
             raise ValueError("Pass either `query_embeddings` or `texts`/`images`, not both.")
-        if isinstance(query_embeddings, torch.Tensor):
-            query_embeddings = query_embeddings.detach().float().cpu().numpy()
-        queries = np.asarray(query_embeddings, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.config.embedding_dim:
-            raise ValueError(
-                f"Embedding dimension mismatch: `query_embeddings` has shape {tuple(queries.shape)}, the memory bank "
-                f"holds {self.config.embedding_dim}-d vectors."
-            )
-        norms = np.linalg.norm(queries, axis=1, keepdims=True)
-        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
-            raise ValueError("`query_embeddings` must be finite and non-zero.")
-        return queries / norms
+        return unit_vectors(query_embeddings, self.config.embedding_dim, "query_embeddings")
 
     def _candidates(self, ids: np.ndarray, rules: dict) -> dict:
         """What the rules need to know about the candidates: their stored vectors and which modalities are allowed."""
