@@ -50,15 +50,6 @@ ANSWERS = [["red"] * 6 + ["orange"] * 4, ["square"] * 3 + ["box"] * 7, ["yes"] *
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The tiny models are latency-bound: on a shared 2-core machine, torch's thread pool makes them much slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module", autouse=True)
 def registered():
     register_pipelines()
 

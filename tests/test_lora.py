@@ -29,14 +29,6 @@ from transformers_cm3leon.training import (
 INPUT_IDS = torch.tensor([[2, 5, 6, 7, 37, 120, 121, 2], [2, 130, 140, 37, 20, 21, 22, 2]])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def logits(model) -> torch.Tensor:
     with torch.no_grad():
         return model(input_ids=INPUT_IDS).logits

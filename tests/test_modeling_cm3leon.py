@@ -187,7 +187,12 @@ def test_preset_parameter_counts_on_meta_device(name):
 
 def test_preset_shapes():
     c7 = CM3LeonConfig.from_preset("cm3leon-7b")
-    assert (c7.num_hidden_layers, c7.hidden_size, c7.num_attention_heads, c7.intermediate_size) == (32, 4096, 32, 16384)
+    assert (c7.num_hidden_layers, c7.hidden_size, c7.num_attention_heads, c7.intermediate_size) == (
+        32,
+        4096,
+        32,
+        16384,
+    )
     c760 = CM3LeonConfig.from_preset("cm3leon-760m")
     assert (c760.head_dim, c760.intermediate_size) == (96, 6144)
     cham = CM3LeonConfig.from_preset("chameleon-7b")

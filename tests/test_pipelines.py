@@ -30,15 +30,6 @@ PROMPTS = ["a red circle", "a handwritten digit seven"]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The tiny model is latency-bound: on a shared 2-core machine, torch's thread pool makes it 20x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module", autouse=True)
 def registered():
     # The package registers the tasks on import (test_tasks_are_registered_on_import checks it in a fresh
     # interpreter); registering again changes nothing and keeps these tests independent of what other tests did.

@@ -41,15 +41,6 @@ TINY_OVERRIDES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # The CI machine has 2 cores shared by several processes: one thread per process avoids oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def processor():
     return get_tiny_cm3leon_processor()

@@ -38,14 +38,6 @@ TINY_VQ = dict(
 COLOURS = [(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def coloured_squares(count: int = 32) -> list[Image.Image]:
     """A background colour with a square of another colour in one quadrant."""
     rng = np.random.default_rng(0)

@@ -194,7 +194,9 @@ class CM3LeonConfig(PretrainedConfig):
         image_ids = range(self.image_token_offset, self.image_token_offset + self.image_vocab_size)
         for name, token_id in named_ids.items():
             if token_id in image_ids:
-                raise ValueError(f"`{name}`={token_id} falls inside the image-token range [{image_ids.start}, {image_ids.stop}).")
+                raise ValueError(
+                    f"`{name}`={token_id} falls inside the image-token range [{image_ids.start}, {image_ids.stop})."
+                )
 
     # -- token helpers ----------------------------------------------------------------------------------------------
     @property

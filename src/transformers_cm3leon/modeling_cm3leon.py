@@ -328,8 +328,10 @@ class CM3LeonPreTrainedModel(PreTrainedModel):
             pos_std = config.position_initializer_range
             bound_pos = config.init_truncation * pos_std
             init.trunc_normal_(module.weight, mean=0.0, std=pos_std, a=-bound_pos, b=bound_pos)
-        elif isinstance(module, nn.Linear) and config.zero_init_output_projections and getattr(
-            module, "is_residual_output", False
+        elif (
+            isinstance(module, nn.Linear)
+            and config.zero_init_output_projections
+            and getattr(module, "is_residual_output", False)
         ):
             init.zeros_(module.weight)
         elif isinstance(module, (nn.Linear, nn.Embedding)):
@@ -352,7 +354,9 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
         self.vocab_size = config.vocab_size
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, self.padding_idx)
         if config.block_type == "cm3leon":
-            self.embed_positions = CM3LeonLearnedPositionalEmbedding(config.max_position_embeddings, config.hidden_size)
+            self.embed_positions = CM3LeonLearnedPositionalEmbedding(
+                config.max_position_embeddings, config.hidden_size
+            )
         else:
             self.rotary_emb = CM3LeonRotaryEmbedding(config)
         self.layers = nn.ModuleList(
@@ -362,21 +366,26 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
         self.gradient_checkpointing = False
         self.post_init()
 
-    def _check_input_ids(self, input_ids: torch.LongTensor, past_seen_tokens: int) -> None:
-        total = past_seen_tokens + input_ids.shape[-1]
+    def _check_prompt(self, input_ids: torch.LongTensor, past_key_values: Cache | None) -> None:
+        """Clear errors for ids outside the vocabulary and for sequences longer than the learned position table.
+
+        Both checks read tensors (a host sync on accelerators), so they run on prompts (more than one new token), not
+        on the one-token decoding steps, whose lengths the generation loops validate before they start.
+        """
+        if input_ids.shape[-1] < 2 or torch.compiler.is_compiling():
+            return
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= self.vocab_size:
+            raise ValueError(
+                f"`input_ids` must lie in [0, vocab_size={self.vocab_size}); got values in [{low}, {high}]."
+            )
+        cached = int(past_key_values.get_seq_length()) if past_key_values is not None else 0
+        total = cached + input_ids.shape[-1]
         if self.config.block_type == "cm3leon" and total > self.config.max_position_embeddings:
             raise ValueError(
-                f"The sequence is {total} tokens long (cached {past_seen_tokens} + new {input_ids.shape[-1]}), "
-                f"longer than the context of max_position_embeddings={self.config.max_position_embeddings}."
+                f"The sequence is {total} tokens long (cached {cached} + new {input_ids.shape[-1]}), longer than the "
+                f"context of max_position_embeddings={self.config.max_position_embeddings}."
             )
-        # Out-of-range ids would fail deep inside the embedding kernel. The check reads the tensor (a device sync),
-        # so it runs on prompts only, not on the one-token decoding steps of the sampling loops.
-        if input_ids.shape[-1] > 1 and input_ids.numel() and not torch.compiler.is_compiling():
-            low, high = int(input_ids.min()), int(input_ids.max())
-            if low < 0 or high >= self.vocab_size:
-                raise ValueError(
-                    f"`input_ids` must lie in [0, vocab_size={self.vocab_size}); got values in [{low}, {high}]."
-                )
 
     @merge_with_config_defaults
     @capture_outputs
@@ -394,10 +403,8 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
             raise ValueError("You must specify exactly one of `input_ids` or `inputs_embeds`.")
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.config)
-        past_seen_tokens = past_key_values.get_seq_length() if past_key_values is not None else 0
-
         if inputs_embeds is None:
-            self._check_input_ids(input_ids, past_seen_tokens)
+            self._check_prompt(input_ids, past_key_values)
             inputs_embeds = self.embed_tokens(input_ids)
         seq_length = inputs_embeds.shape[1]
 
@@ -406,6 +413,7 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
                 # Count only real tokens, so a left-padded row gets the positions it would have alone.
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -seq_length:]
             else:
+                past_seen_tokens = past_key_values.get_seq_length() if past_key_values is not None else 0
                 position_ids = torch.arange(seq_length, device=inputs_embeds.device) + past_seen_tokens
                 position_ids = position_ids.unsqueeze(0)
 
