@@ -36,8 +36,14 @@ TINY_OVERRIDES = {
     "initializer_range": 0.02,
 }
 
+# FSDP2 (`torch.distributed.fsdp.fully_shard`), one shard unit per decoder layer plus the root.
+FSDP_ARGUMENTS = {
+    "fsdp": True,
+    "fsdp_config": {"version": 2, "transformer_layer_cls_to_wrap": ["CM3LeonDecoderLayer"]},
+}
 
-def main(output_dir: str) -> None:
+
+def main(output_dir: str, parallelism: str = "ddp") -> None:
     torch.set_num_threads(1)
     processor = get_tiny_cm3leon_processor()
     offset, length = processor.image_processor.image_token_offset, processor.image_processor.image_seq_length
@@ -56,6 +62,7 @@ def main(output_dir: str) -> None:
         ddp_backend="gloo",
         disable_tqdm=True,
         seed=0,
+        **(FSDP_ARGUMENTS if parallelism == "fsdp" else {}),
     )
     trainer, _ = build_pretraining_trainer(
         ModelArguments(config_name="cm3leon-350m", config_overrides=TINY_OVERRIDES),
@@ -90,4 +97,4 @@ def main(output_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -20,7 +20,7 @@ from .cm3_masking import (
     sample_cm3_spans,
 )
 from .document import Document, DocumentEncoder, join_segments
-from .image_tokenization import ImagePretokenizer
+from .image_tokenization import ImagePretokenizer, decode_image
 from .mixing import compute_mixing_probabilities, mix_datasets
 from .packing import DocumentPacker
 from .retrieval_augmentation import (
@@ -48,6 +48,7 @@ __all__ = [
     "DocumentPacker",
     "ImagePretokenizer",
     "ImageSlot",
+    "decode_image",
     "RetrievalAugmentedExampleBuilder",
     "SFTExampleBuilder",
     "SFTTemplate",

@@ -16,7 +16,7 @@ from .document import images_to_token_id_lists
 from .skipping import SkipCounter, check_on_error, filter_batch
 
 
-def _decode_image(value):
+def decode_image(value):
     """A PIL image from a PIL image, an undecoded `datasets.Image` value (`{"bytes", "path"}`), or a file path."""
     from PIL import Image
 
@@ -118,7 +118,7 @@ class ImagePretokenizer:
                     if value is None:
                         raise ValueError("the image is missing (None)")
                     try:
-                        decoded.append(_decode_image(value))
+                        decoded.append(decode_image(value))
                     except Exception as error:  # PIL raises many error types for corrupt files
                         raise ValueError(f"the image failed to decode ({type(error).__name__}: {error})") from error
             except ValueError as error:

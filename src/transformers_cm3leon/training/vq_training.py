@@ -41,7 +41,7 @@ from transformers.utils import logging
 
 from ..configuration_cm3leon import CM3LEON_VQ_PRESETS, CM3LeonVQConfig
 from ..data import SkipCounter
-from ..data.image_tokenization import _decode_image  # the pretokenizer's decoder: same inputs, same errors
+from ..data.image_tokenization import decode_image  # the pretokenizer's decoder: same inputs, same errors
 from ..data.skipping import check_on_error
 from ..image_processing_cm3leon import CM3LeonImageProcessor
 from ..modeling_cm3leon_vq import CM3LeonVQModel
@@ -263,7 +263,7 @@ class VQImageCollator:
                 if self.image_column not in feature or feature[self.image_column] is None:
                     raise ValueError(f"the row has no image in column {self.image_column!r}")
                 try:
-                    images.append(_decode_image(feature[self.image_column]).convert("RGB"))
+                    images.append(decode_image(feature[self.image_column]).convert("RGB"))
                 except Exception as error:  # PIL raises many error types for corrupt files
                     raise ValueError(f"the image failed to decode ({type(error).__name__}: {error})") from error
             except ValueError as error:
