@@ -1,10 +1,13 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""One rank of the 2-process training test (tests/test_training_distributed.py), run by `torchrun`.
+"""One rank of the 2-process training tests (tests/test_training_distributed.py), run by `torchrun`.
 
-It builds the pretraining Trainer exactly as the recipe does, trains a tiny model for a few steps under DDP (gloo,
-CPU), and writes what the test compares to `<output_dir>/rank<r>.json`: the logged losses, a digest of the final
-weights, and a digest of the first batch this rank trained on.
+    python -m torch.distributed.run --standalone --nproc_per_node 2 ddp_training_worker.py OUTPUT_DIR [ddp|fsdp]
+
+It builds the pretraining Trainer exactly as the recipe does, trains a tiny model for a few steps on CPU (gloo) under
+DDP or, with `fsdp`, under FSDP2 requested through `TrainingArguments`, and writes what the test compares to
+`<output_dir>/rank<r>.json`: the logged losses, a digest of the final (full, unsharded) weights, and a digest of the
+first batch this rank trained on. With `fsdp` it stops with an error if accelerate did not set FSDP up.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 
 import datasets
 import torch
+from torch.distributed.tensor import DTensor
 from transformers import TrainingArguments
 
 from transformers_cm3leon.testing_utils import TINY_CORPUS, get_tiny_cm3leon_processor
@@ -36,14 +40,27 @@ TINY_OVERRIDES = {
     "initializer_range": 0.02,
 }
 
-# FSDP2 (`torch.distributed.fsdp.fully_shard`), one shard unit per decoder layer plus the root.
-FSDP_ARGUMENTS = {
-    "fsdp": True,
-    "fsdp_config": {"version": 2, "transformer_layer_cls_to_wrap": ["CM3LeonDecoderLayer"]},
+# What each parallelism adds to `TrainingArguments`. FSDP2 (`torch.distributed.fsdp.fully_shard`) with one shard unit
+# per decoder layer plus the root, as README (training section) documents it.
+PARALLELISM_ARGUMENTS = {
+    "ddp": {},
+    "fsdp": {"fsdp": True, "fsdp_config": {"version": 2, "transformer_layer_cls_to_wrap": ["CM3LeonDecoderLayer"]}},
 }
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of the full state dict; FSDP2 shards (DTensors) are gathered first, so every rank digests the same."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if isinstance(tensor, DTensor):
+            tensor = tensor.full_tensor()
+        digest.update(name.encode() + tensor.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def main(output_dir: str, parallelism: str = "ddp") -> None:
+    if parallelism not in PARALLELISM_ARGUMENTS:
+        raise ValueError(f"`parallelism` must be one of {sorted(PARALLELISM_ARGUMENTS)}, got {parallelism!r}.")
     torch.set_num_threads(1)
     processor = get_tiny_cm3leon_processor()
     offset, length = processor.image_processor.image_token_offset, processor.image_processor.image_seq_length
@@ -62,7 +79,7 @@ def main(output_dir: str, parallelism: str = "ddp") -> None:
         ddp_backend="gloo",
         disable_tqdm=True,
         seed=0,
-        **(FSDP_ARGUMENTS if parallelism == "fsdp" else {}),
+        **PARALLELISM_ARGUMENTS[parallelism],
     )
     trainer, _ = build_pretraining_trainer(
         ModelArguments(config_name="cm3leon-350m", config_overrides=TINY_OVERRIDES),
@@ -73,6 +90,7 @@ def main(output_dir: str, parallelism: str = "ddp") -> None:
         processor=processor,
         train_dataset=documents,
     )
+    # The recipe refuses an FSDP request that accelerate did not honour (on CPU), so an FSDP run never measures DDP.
     batches = []
     collate = trainer.data_collator.torch_call
 
@@ -83,13 +101,11 @@ def main(output_dir: str, parallelism: str = "ddp") -> None:
 
     trainer.data_collator.torch_call = recording_collate
     trainer.train()
-    weights = hashlib.sha256()
-    for name, tensor in sorted(trainer.model.state_dict().items()):
-        weights.update(name.encode() + tensor.detach().contiguous().numpy().tobytes())
     record = {
         "world_size": args.world_size,
         "losses": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry],
-        "weights": weights.hexdigest(),
+        "weights": weights_digest(trainer.model),
+        "sharded": any(isinstance(parameter, DTensor) for parameter in trainer.model.parameters()),
         "first_batch": batches[0],
     }
     with open(os.path.join(output_dir, f"rank{args.process_index}.json"), "w") as handle:

@@ -501,3 +501,18 @@ def test_sft_loss_on_output_only(processor):
             keep = [1 + len(prompt) + i for i in range(len(answer) + 1)]
             assert example["labels"] == [t if i in keep else -100 for i, t in enumerate(expected)]
             assert batch["labels"][0].tolist() == example["labels"]
+
+
+def test_an_fsdp_request_that_accelerate_drops_is_an_error():
+    from types import SimpleNamespace
+
+    from transformers_cm3leon.training.recipe_utils import check_fsdp_enabled
+
+    trainer = SimpleNamespace(
+        args=SimpleNamespace(fsdp=[True]),
+        is_fsdp_enabled=False,
+        accelerator=SimpleNamespace(distributed_type="DistributedType.MULTI_CPU"),
+    )
+    with pytest.raises(ValueError, match="`fsdp`=.*MULTI_CPU without FSDP"):
+        check_fsdp_enabled(trainer)
+    check_fsdp_enabled(SimpleNamespace(args=SimpleNamespace(fsdp=[]), is_fsdp_enabled=False))  # DDP: no error

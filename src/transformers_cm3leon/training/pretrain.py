@@ -32,6 +32,7 @@ from .data_report import DataReport
 from .dataset_loading import check_dataset, load_local_dataset, take_first
 from .recipe_utils import (
     build_cm3_collator,
+    check_fsdp_enabled,
     check_processor_matches_config,
     limit_block_lengths,
     load_processor,
@@ -274,6 +275,7 @@ def build_pretraining_trainer(
         processing_class=processor,
         callbacks=[epoch_callback, *(callbacks or [])],
     )
+    check_fsdp_enabled(trainer)
     return trainer, report
 
 

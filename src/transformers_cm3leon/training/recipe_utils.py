@@ -156,6 +156,19 @@ def set_ddp_defaults(training_args) -> None:
         training_args.ddp_find_unused_parameters = False
 
 
+def check_fsdp_enabled(trainer) -> None:
+    """An FSDP request that accelerate cannot honour is an error, not a silent fall-back to DDP.
+
+    accelerate 1.x sets FSDP up only on accelerators: on CPU (`MULTI_CPU`) it drops the FSDP plugin without a warning.
+    """
+    if trainer.args.fsdp and not trainer.is_fsdp_enabled:
+        raise ValueError(
+            f"`fsdp`={trainer.args.fsdp!r} was requested, but accelerate set up "
+            f"{trainer.accelerator.distributed_type} without FSDP (accelerate supports FSDP on GPUs and other "
+            "accelerators, not on CPU). Remove `fsdp` to train with DDP, or run on accelerators."
+        )
+
+
 def resolve_resume_checkpoint(training_args) -> str | None:
     """`resume_from_checkpoint`: a checkpoint folder, or `"last"`/`"true"` for the newest one in `output_dir`."""
     value = training_args.resume_from_checkpoint

@@ -48,6 +48,7 @@ from .dataset_loading import check_dataset, load_local_dataset, take_first
 from .lora import get_lora_config
 from .recipe_utils import (
     build_cm3_collator,
+    check_fsdp_enabled,
     check_processor_matches_config,
     is_token_id_column,
     limit_block_lengths,
@@ -231,6 +232,7 @@ def build_sft_trainer(
         processing_class=processor,
         callbacks=[epoch_callback, *(callbacks or [])],
     )
+    check_fsdp_enabled(trainer)
     return trainer, report
 
 

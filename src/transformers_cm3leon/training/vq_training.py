@@ -48,7 +48,7 @@ from ..modeling_cm3leon_vq import CM3LeonVQModel
 from .arguments import DATASET_FORMATS, _check_choice, _parse_json_dict, parse_recipe_arguments
 from .data_report import DataReport
 from .dataset_loading import check_dataset, load_local_dataset, take_first
-from .recipe_utils import resolve_resume_checkpoint, set_ddp_defaults
+from .recipe_utils import check_fsdp_enabled, resolve_resume_checkpoint, set_ddp_defaults
 from .vq_codebook import CodebookMaintenance
 from .vq_discriminator import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
 
@@ -469,7 +469,7 @@ def build_vq_trainer(
         training_args.remove_unused_columns = False
     set_ddp_defaults(training_args)  # the discriminator is run (with weight 0) before its start step too
     image_processor = CM3LeonImageProcessor(vq_model=vq_model)
-    return VQGANTrainer(
+    trainer = VQGANTrainer(
         CM3LeonVQTrainingModel(vq_model, loss_args),
         args=training_args,
         train_dataset=train_dataset,
@@ -478,6 +478,8 @@ def build_vq_trainer(
         processing_class=image_processor,  # each checkpoint then holds a loadable image processor + tokenizer
         callbacks=callbacks,
     )
+    check_fsdp_enabled(trainer)
+    return trainer
 
 
 def run_vq_training(
