@@ -10,7 +10,10 @@ def read(path):
     return np.asarray(Image.open(path))
 
 
-def test_generate_without_model_uses_the_labelled_tiny_random_model(tmp_path, caplog):
+def test_generate_without_model_or_weights_uses_the_labelled_tiny_random_model(tmp_path, caplog, monkeypatch):
+    from transformers_cm3leon import mini
+
+    monkeypatch.setattr(mini, "has_default_model", lambda: False)
     out = tmp_path / "digit.png"
     assert main(["generate", "a handwritten digit seven", "-o", str(out), "--seed", "3"]) == 0
     assert TINY_RANDOM_WARNING in caplog.text
@@ -42,3 +45,14 @@ def test_generate_bad_arguments_exit_with_a_clear_message(argv, message, capsys)
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_generate_without_model_uses_the_shipped_cm3leon_mini(tmp_path, caplog):
+    from transformers_cm3leon import mini
+
+    if not mini.has_default_model():
+        pytest.skip("this checkout has no CM3Leon-Mini weights")
+    out = tmp_path / "seven.png"
+    assert main(["generate", "a handwritten digit seven", "-o", str(out)]) == 0
+    assert TINY_RANDOM_WARNING not in caplog.text
+    assert Image.open(out).size == (16, 16)

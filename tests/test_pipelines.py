@@ -18,6 +18,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from transformers_cm3leon.generation_cm3leon import text_generation_config
 from transformers_cm3leon.pipelines import (
+    PIPELINE_TASKS,
     CM3LeonImageEditingPipeline,
     CM3LeonImagePipelineOutput,
     CM3LeonTextToImagePipeline,
@@ -134,9 +135,23 @@ def test_register_pipelines_is_idempotent(monkeypatch):
 
 
 @pytest.mark.parametrize("task", ["text-to-image", "image-editing"])
-def test_pipeline_without_a_model_is_a_clear_error(task):
-    with pytest.raises(ValueError, match="has no default model: pass one"):
-        pipeline(task)
+def test_pipeline_without_a_model_uses_the_shipped_model_or_is_a_clear_error(task, monkeypatch):
+    from transformers_cm3leon import mini
+
+    if mini.has_default_model():
+        pipe = pipeline(task)
+        assert pipe.model.name_or_path == mini.default_model_path()
+    # An installation without CM3Leon-Mini's weights: a clear error, not transformers' bare KeyError.
+    entries = {name: PIPELINE_REGISTRY.supported_tasks.pop(name) for name in PIPELINE_TASKS}
+    monkeypatch.setattr(mini, "has_default_model", lambda: False)
+    try:
+        register_pipelines()
+        with pytest.raises(ValueError, match="has no default model: pass one"):
+            pipeline(task)
+    finally:
+        PIPELINE_REGISTRY.supported_tasks.update(entries)
+        for name, entry in entries.items():
+            entry["impl"]._registered_impl = {name: entry}
 
 
 # -- text-to-image -----------------------------------------------------------------------------------------------------
@@ -608,3 +623,21 @@ def test_bad_prompts_and_rerank_generators_raise_clear_errors(text_to_image, tin
         )
     with pytest.raises(ValueError, match="`clip_processor` is required with a `clip_model` instance"):
         text_to_image(PROMPTS[0], rerank=2, clip_model=tiny_clip[0])
+
+
+def test_a_models_declared_decoding_defaults_apply_under_the_users_arguments(monkeypatch):
+    model, processor = get_tiny_cm3leon(seed=0)
+    model.generation_config.image_generation_defaults = {
+        "text-to-image": {"guidance_scale": 1.0, "temperature": 0.5},
+        "image-editing": {"guidance_scale": 2.0},
+    }
+    pipe = pipeline("text-to-image", model=model, processor=processor, temperature=0.8, progress_bar=False)
+    calls = _spy_on_generate_images(pipe, monkeypatch)
+    pipe("a cat", generator=seeded(), output_type="tokens")
+    pipe("a cat", generator=seeded(), output_type="tokens", guidance_scale=3.0)
+    assert (calls[0]["guidance_scale"], calls[0]["temperature"]) == (1.0, 0.8)  # pipeline(...) argument wins
+    assert (calls[1]["guidance_scale"], calls[1]["temperature"]) == (3.0, 0.8)  # call argument wins
+
+    model.generation_config.image_generation_defaults = {"text-to-image": {"num_inference_steps": 50}}
+    with pytest.raises(TypeError, match="num_inference_steps"):
+        pipeline("text-to-image", model=model, processor=processor)

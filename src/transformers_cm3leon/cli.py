@@ -15,7 +15,7 @@ from .training import add_train_parser
 logger = logging.getLogger("transformers_cm3leon")
 
 TINY_RANDOM_WARNING = (
-    "No --model given and no trained default model ships with this version: using a TINY RANDOM model. "
+    "No --model given and this installation has no CM3Leon-Mini weights: using a TINY RANDOM model. "
     "The image is noise; pass --model <folder or Hub id> for a real one."
 )
 
@@ -26,12 +26,16 @@ def _add_generate_parser(subparsers) -> None:
     )
     parser.add_argument("prompt", help="The text prompt.")
     parser.add_argument("-o", "--output", default="cm3leon.png", help="Output PNG path (default: %(default)s).")
-    parser.add_argument("--model", default=None, help="A CM3Leon folder or Hub id (default: a tiny random model).")
+    parser.add_argument(
+        "--model", default=None, help="A CM3Leon folder or Hub id (default: the shipped CM3Leon-Mini)."
+    )
     parser.add_argument("--negative-prompt", default=None, help="Text for the unconditional guidance stream.")
-    parser.add_argument("--guidance-scale", type=float, default=3.0, help="Classifier-free guidance scale.")
+    parser.add_argument(
+        "--guidance-scale", type=float, default=None, help="Classifier-free guidance scale (default: the model's)."
+    )
     parser.add_argument("--num-images", type=int, default=1, help="Images to generate; files get an index suffix.")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same image).")
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=None, help="Sampling temperature (default: the model's).")
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda.")
@@ -51,25 +55,31 @@ def _run_generate(args: argparse.Namespace) -> int:
     import torch
     from transformers import pipeline
 
+    from .mini import default_model_path, has_default_model
     from .testing_utils import get_tiny_cm3leon
 
     if args.num_images < 1:
         raise ValueError(f"`--num-images` must be at least 1, got {args.num_images}.")
     paths = _output_paths(args.output, args.num_images)
-    if args.model is None:
+    if args.model is None and not has_default_model():
         logger.warning(TINY_RANDOM_WARNING)
         model, processor = get_tiny_cm3leon()
         pipe = pipeline("text-to-image", model=model, processor=processor, device=args.device)
     else:
-        pipe = pipeline("text-to-image", model=args.model, device=args.device)
-    sampling = {"temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k}
+        pipe = pipeline("text-to-image", model=args.model or default_model_path(), device=args.device)
+    # Options left unset keep the model's own decoding defaults (generation_config.image_generation_defaults).
+    options = {
+        "negative_prompt": args.negative_prompt,
+        "guidance_scale": args.guidance_scale,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+    }
     output = pipe(
         args.prompt,
-        negative_prompt=args.negative_prompt,
-        guidance_scale=args.guidance_scale,
         num_images_per_prompt=args.num_images,
         generator=torch.Generator(device=args.device).manual_seed(args.seed),
-        **{name: value for name, value in sampling.items() if value is not None},
+        **{name: value for name, value in options.items() if value is not None},
     )
     for image, path in zip(output.images, paths):
         path.parent.mkdir(parents=True, exist_ok=True)

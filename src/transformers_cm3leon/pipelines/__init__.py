@@ -55,13 +55,19 @@ def register_pipelines() -> None:
     """
     from transformers.pipelines import PIPELINE_REGISTRY
 
+    from ..mini import default_model_path, has_default_model
+
+    # The shipped CM3Leon-Mini is the default model, when this installation has its weights.
+    default = {"model": (default_model_path(), "main")} if has_default_model() else None
     for task, pipeline_class in PIPELINE_TASKS.items():
         registered = PIPELINE_REGISTRY.supported_tasks.get(task)
         if registered is not None and registered["impl"] is pipeline_class:
             continue
         PIPELINE_REGISTRY.register_pipeline(
-            task, pipeline_class=pipeline_class, pt_model=AutoModelForCausalLM, type="multimodal"
+            task, pipeline_class=pipeline_class, pt_model=AutoModelForCausalLM, default=default, type="multimodal"
         )
+        if default is not None:
+            continue
         entry = _TaskWithoutDefaultModel(PIPELINE_REGISTRY.supported_tasks[task])
         PIPELINE_REGISTRY.supported_tasks[task] = entry
         pipeline_class._registered_impl = {task: entry}

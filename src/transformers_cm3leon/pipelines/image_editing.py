@@ -40,6 +40,8 @@ class CM3LeonImageEditingPipeline(CM3LeonImageGenerationPipeline):
     ```
     """
 
+    defaults_key = "image-editing"
+
     _generate_arguments = CM3LeonImageGenerationPipeline._generate_arguments + ("image_guidance_scale",)
 
     def __call__(

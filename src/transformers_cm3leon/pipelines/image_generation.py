@@ -67,6 +67,8 @@ class CM3LeonImageGenerationPipeline(Pipeline):
     `generate_images` takes) and `check_inputs` (checks across arguments), and list the arguments each stage takes.
     """
 
+    # The key of this task in a model's `generation_config.image_generation_defaults`.
+    defaults_key: str = ""
     _load_processor = True
     _load_image_processor = False
     _load_feature_extractor = False
@@ -113,6 +115,24 @@ class CM3LeonImageGenerationPipeline(Pipeline):
                 f"processor's image tokenizer has {image_processor.image_seq_length} codes per image; they must match."
             )
         image_processor.vq_model.to(self.device)
+        self._apply_model_defaults()
+
+    def _apply_model_defaults(self) -> None:
+        """A model can declare the decoding it was measured best with, per task, as
+        `generation_config.image_generation_defaults` (e.g. `{"text-to-image": {"guidance_scale": 1.0,
+        "temperature": 0.5}}`): those become this pipeline's defaults, under the arguments given to `pipeline(...)`
+        and to each call."""
+        per_task = getattr(self.model.generation_config, "image_generation_defaults", None) or {}
+        defaults = per_task.get(self.defaults_key, {}) if isinstance(per_task, dict) else None
+        if not isinstance(defaults, dict):
+            raise TypeError(
+                "`generation_config.image_generation_defaults` must map task names to dicts of pipeline arguments, "
+                f"got {per_task!r}."
+            )
+        preprocess_params, forward_params, postprocess_params = self._sanitize_parameters(**defaults)
+        self._preprocess_params = {**preprocess_params, **self._preprocess_params}
+        self._forward_params = {**forward_params, **self._forward_params}
+        self._postprocess_params = {**postprocess_params, **self._postprocess_params}
 
     def save_pretrained(self, save_directory, **kwargs) -> None:
         """Save the model and the processor (tokenizer, image processor and VQ image tokenizer) into one folder that

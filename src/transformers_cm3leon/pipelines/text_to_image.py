@@ -34,6 +34,8 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
     ```
     """
 
+    defaults_key = "text-to-image"
+
     _preprocess_arguments = ("negative_prompt", "retriever", "num_retrieved_docs")
     _generate_arguments = CM3LeonImageGenerationPipeline._generate_arguments + (
         "decoding_strategy",
