@@ -141,6 +141,7 @@ def test_pipeline_without_a_model_uses_the_shipped_model_or_is_a_clear_error(tas
     if mini.has_default_model():
         pipe = pipeline(task)
         assert pipe.model.name_or_path == mini.default_model_path()
+        assert pipe._forward_params["guidance_scale"] == 1.0  # the decoding measured best for CM3Leon-Mini
     # An installation without CM3Leon-Mini's weights: a clear error, not transformers' bare KeyError.
     entries = {name: PIPELINE_REGISTRY.supported_tasks.pop(name) for name in PIPELINE_TASKS}
     monkeypatch.setattr(mini, "has_default_model", lambda: False)
