@@ -13,7 +13,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer, pipeline
+from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from transformers_cm3leon.evaluation import (
@@ -33,10 +33,8 @@ from transformers_cm3leon.evaluation import (
 )
 from transformers_cm3leon.evaluation.image_store import INDEX_FILE
 from transformers_cm3leon.evaluation.image_to_text import PREDICTIONS_FILE
-from transformers_cm3leon.generation_cm3leon import text_generation_config
 from transformers_cm3leon.metrics import FID, INCEPTION_WEIGHTS_ENV, CIDEr, CLIPScore, VQAAccuracy
 from transformers_cm3leon.pipelines import register_pipelines
-from transformers_cm3leon.testing_utils import get_tiny_cm3leon
 
 SIZE = 16  # the tiny model draws 16x16 images of 16 image tokens
 PROMPTS = ["a red circle", "a blue square", "a handwritten digit seven", "the number three"]
@@ -52,24 +50,6 @@ ANSWERS = [["red"] * 6 + ["orange"] * 4, ["square"] * 3 + ["box"] * 7, ["yes"] *
 @pytest.fixture(scope="module", autouse=True)
 def registered():
     register_pipelines()
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory):
-    # Untied embeddings and a wide init: the random model then writes varied text and draws varied images.
-    model, processor = get_tiny_cm3leon(seed=0, tie_word_embeddings=False, initializer_range=0.3)
-    model.generation_config = text_generation_config(model.config, model.generation_config)
-    folder = tmp_path_factory.mktemp("tiny-cm3leon")
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def text_to_image(model_folder):
-    pipe = pipeline("text-to-image", model=model_folder, device="cpu")
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 @pytest.fixture(scope="module")

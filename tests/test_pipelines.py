@@ -16,7 +16,6 @@ import torch
 from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from transformers_cm3leon.generation_cm3leon import text_generation_config
 from transformers_cm3leon.pipelines import (
     PIPELINE_TASKS,
     CM3LeonImageEditingPipeline,
@@ -35,26 +34,6 @@ def registered():
     # The package registers the tasks on import (test_tasks_are_registered_on_import checks it in a fresh
     # interpreter); registering again changes nothing and keeps these tests independent of what other tests did.
     register_pipelines()
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory):
-    # Untied embeddings and a wider init than the default 0.02: the random model then writes varied text (rather than
-    # repeating its last input token) and has sharp enough logits for prompts and guidance to change its samples.
-    model, processor = get_tiny_cm3leon(seed=0, tie_word_embeddings=False, initializer_range=0.3)
-    # Captions and answers end at <eoss> (or </s>), without image tokens: the text generation config of CM3Leon.
-    model.generation_config = text_generation_config(model.config, model.generation_config)
-    folder = tmp_path_factory.mktemp("tiny-cm3leon")
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def text_to_image(model_folder):
-    pipe = pipeline("text-to-image", model=model_folder, device="cpu")
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 @pytest.fixture(scope="module")
