@@ -31,15 +31,13 @@ from .arguments import CM3Arguments, DataArguments, ModelArguments, RetrievalArg
 from .data_report import DataReport
 from .dataset_loading import check_dataset, load_local_dataset, take_first
 from .recipe_utils import (
-    build_cm3_collator,
-    check_fsdp_enabled,
+    build_cm3_trainer,
     check_processor_matches_config,
     limit_block_lengths,
     load_processor,
     map_kwargs,
     pretokenize_images,
     resolve_block_size,
-    set_ddp_defaults,
     token_layout_of,
     train_and_save,
 )
@@ -263,19 +261,9 @@ def build_pretraining_trainer(
         if eval_dataset is not None:
             eval_dataset = prepare_pretraining_dataset(check_dataset(eval_dataset, "eval_dataset"), **prepare)
 
-    set_ddp_defaults(training_args)
-    block_size = resolve_block_size(cm3_args, model.config)
-    collator, epoch_callback = build_cm3_collator(model.config, cm3_args, block_size, seed=training_args.seed)
-    trainer = Trainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=collator,
-        processing_class=processor,
-        callbacks=[epoch_callback, *(callbacks or [])],
+    trainer = build_cm3_trainer(
+        model, processor, training_args, cm3_args, train_dataset, eval_dataset=eval_dataset, callbacks=callbacks
     )
-    check_fsdp_enabled(trainer)
     return trainer, report
 
 

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import torch
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
@@ -229,6 +229,26 @@ def pretokenize_images(dataset, processor, image_column: str, cm3_args: CM3Argum
     return tokenized, pretokenizer.output_column(image_column)
 
 
+def build_cm3_trainer(
+    model, processor, training_args, cm3_args, train_dataset, eval_dataset=None, callbacks=None
+) -> Trainer:
+    """A `Trainer` on CM3 blocks: DDP defaults, the resumable CM3 collator (and its epoch callback), the FSDP check."""
+    set_ddp_defaults(training_args)
+    block_size = resolve_block_size(cm3_args, model.config)
+    collator, epoch_callback = build_cm3_collator(model.config, cm3_args, block_size, seed=training_args.seed)
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=collator,
+        processing_class=processor,
+        callbacks=[epoch_callback, *(callbacks or [])],
+    )
+    check_fsdp_enabled(trainer)
+    return trainer
+
+
 def train_and_save(trainer, training_args, report: DataReport, num_train_examples: int | None = None) -> dict:
     """Train (resuming if asked), save the model and processor, evaluate if asked; return the metrics.
 
@@ -256,6 +276,7 @@ def train_and_save(trainer, training_args, report: DataReport, num_train_example
 
 __all__ = [
     "CollatorEpochCallback",
+    "build_cm3_trainer",
     "ResumableCM3Collator",
     "is_token_id_column",
     "limit_block_lengths",

@@ -47,8 +47,7 @@ from .data_report import DataReport
 from .dataset_loading import check_dataset, load_local_dataset, take_first
 from .lora import get_lora_config
 from .recipe_utils import (
-    build_cm3_collator,
-    check_fsdp_enabled,
+    build_cm3_trainer,
     check_processor_matches_config,
     is_token_id_column,
     limit_block_lengths,
@@ -56,7 +55,6 @@ from .recipe_utils import (
     map_kwargs,
     pretokenize_images,
     resolve_block_size,
-    set_ddp_defaults,
     train_and_save,
 )
 
@@ -220,19 +218,8 @@ def build_sft_trainer(
         train_dataset = prepare_sft_dataset(
             tasks, processor, model.config, sft_args, cm3_args, report=report, seed=training_args.seed
         )
-    set_ddp_defaults(training_args)
-    block_size = resolve_block_size(cm3_args, model.config)
-    collator, epoch_callback = build_cm3_collator(model.config, cm3_args, block_size, seed=training_args.seed)
     model = apply_lora(model, lora_args)
-    trainer = Trainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        data_collator=collator,
-        processing_class=processor,
-        callbacks=[epoch_callback, *(callbacks or [])],
-    )
-    check_fsdp_enabled(trainer)
+    trainer = build_cm3_trainer(model, processor, training_args, cm3_args, train_dataset, callbacks=callbacks)
     return trainer, report
 
 
