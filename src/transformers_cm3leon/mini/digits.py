@@ -106,16 +106,39 @@ def load_digit_splits(
     return DigitsSplit(images[train_idx], labels[train_idx]), DigitsSplit(images[test_idx], labels[test_idx])
 
 
-def shift_image(image: np.ndarray, dx: int, dy: int, fill: int = 255) -> np.ndarray:
-    """`image` `(h, w, 3)` moved by `dx` pixels right and `dy` pixels down, uncovered pixels set to `fill` (white)."""
+def augment_digit(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    max_rotation: float = 12.0,
+    max_scale: float = 0.1,
+    max_translation: float = 1.5,
+    fill: int = 255,
+) -> np.ndarray:
+    """`image` `(h, w, 3)` under a random affine map about its centre: a rotation within `max_rotation` degrees, a
+    scaling within `1 +- max_scale` and a translation within `max_translation` pixels (bilinear, uncovered pixels
+    `fill`). Real handwriting varies this way; the captioning rows see such copies so that reading a digit does not
+    mean recognising one of the 1,437 training scans."""
+    from PIL import Image
+
     height, width = image.shape[:2]
-    if abs(dx) >= width or abs(dy) >= height:
-        raise ValueError(f"A shift of ({dx}, {dy}) leaves nothing of a {width}x{height} image.")
-    shifted = np.full_like(image, fill)
-    shifted[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = image[
-        max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
-    ]
-    return shifted
+    angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation))
+    scale = rng.uniform(1 - max_scale, 1 + max_scale)
+    shift_x, shift_y = rng.uniform(-max_translation, max_translation, size=2)
+    centre_x, centre_y = width / 2, height / 2
+    # PIL maps each output pixel back to its source: source = A^-1 (output - centre - shift) + centre.
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    a, b, d, e = cos, sin, -sin, cos
+    offset_x, offset_y = centre_x + shift_x, centre_y + shift_y
+    c = centre_x - a * offset_x - b * offset_y
+    f = centre_y - d * offset_x - e * offset_y
+    transformed = Image.fromarray(image).transform(
+        (width, height),
+        Image.Transform.AFFINE,
+        (a, b, c, d, e, f),
+        resample=Image.Resampling.BILINEAR,
+        fillcolor=(fill,) * 3,
+    )
+    return np.asarray(transformed, dtype=np.uint8)
 
 
 def to_grayscale(images: np.ndarray) -> np.ndarray:
@@ -132,10 +155,10 @@ __all__ = [
     "CAPTION_TEMPLATES",
     "DIGIT_WORDS",
     "DigitsSplit",
+    "augment_digit",
     "digit_caption",
     "load_digit_splits",
     "parse_digit",
     "render_digits",
-    "shift_image",
     "to_grayscale",
 ]

@@ -9,6 +9,7 @@
 - `vq_training.py`      the image tokenizer (VQGAN) recipe: losses, PSNR / codebook usage, `VQGANTrainer`
 - `vq_codebook.py`      EMA codebook updates and dead-code restarts
 - `vq_discriminator.py` the patch discriminator and its hinge losses
+- `image_embedding_init.py` image-token embeddings started from the VQ codebook
 - `recipe_utils.py`, `dataset_loading.py`, `data_report.py`: what the recipes share
 - `cli.py`              `cm3leon train ...`; `__main__.py`: `python -m transformers_cm3leon.training ...` (torchrun -m)
 """
@@ -27,6 +28,7 @@ from .arguments import (
 from .cli import add_train_parser, run_recipe
 from .data_report import DataReport
 from .dataset_loading import load_local_dataset
+from .image_embedding_init import init_image_embeddings_from_codebook
 from .lora import (
     CM3LEON_LORA_TARGET_MODULES,
     get_image_head_tuning_config,
@@ -51,8 +53,8 @@ from .vq_training import (
 )
 
 __all__ = [
-    "CM3LEON_LORA_TARGET_MODULES",
     "CM3Arguments",
+    "CM3LEON_LORA_TARGET_MODULES",
     "CM3LeonVQTrainingModel",
     "CodebookMaintenance",
     "DataArguments",
@@ -76,6 +78,7 @@ __all__ = [
     "get_image_head_tuning_config",
     "get_lora_config",
     "image_token_indices",
+    "init_image_embeddings_from_codebook",
     "load_local_dataset",
     "load_yaml_config",
     "parse_recipe_arguments",
