@@ -9,14 +9,17 @@ Stages (each saved under `--output-dir`, and skipped when its folder already exi
 1. `vq/`: the image tokenizer, a 16 px VQGAN with a 4x4 grid of codes from a codebook of 256 (16 image tokens per
    image), trained with the package's VQ recipe (`training.vq_training`: L1 + commitment loss, EMA codebook with
    dead-code restarts) on the training digits, the training shapes scenes and their segmentation maps.
-2. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over the captions) and the language model, pretrained
+2. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over the captions) and the language model, its
+   image-token embeddings started from the VQ codebook (`training.init_image_embeddings_from_codebook`), pretrained
    with the CM3 objective (`training.pretrain`: packing + `DataCollatorForCM3`) on `caption <break> image` documents,
    half of them retrieval-augmented (`RetrievalAugmentedExampleBuilder` over [`CaptionBankRetriever`], 2 documents,
    relevance above 0.9 dropped, 20% query-word dropout).
 3. `sft/`: supervised fine-tuning on the task templates of the paper's Table 5 (`data.SFTExampleBuilder`:
    text-to-image, text-guided editing, spatially grounded generation, segmentation-to-image) and on captioning and VQA
    in the infilling layout of the package's prompts (`CM3LeonProcessor.captioning_prompt` / `vqa_prompt`: the CM3
-   span placed on the answer, cut with `data.apply_cm3_spans`), loss on all tokens.
+   span placed on the answer, cut with `data.apply_cm3_spans`), loss on all tokens; the captioning and VQA rows also
+   read 8 randomly rotated, scaled and shifted copies of each training digit (`digits.augment_digit`), with loss on
+   the answer only.
 
 `--ship` then copies the final model and processor into the package (`transformers_cm3leon/mini/weights/`), where
 `load_default()` and `cm3leon generate` find them. Nothing is downloaded: the digits ship inside scikit-learn and the
@@ -76,12 +79,15 @@ class MiniRecipe:
     num_retrieval_candidates: int = 256
     # Data.
     captions_per_digit: int = 2
-    # Captioning / VQA rows also get this many randomly rotated, scaled and shifted copies of each training digit
-    # (`digits.augment_digit`), with loss on the answer only: reading overfits the 1,437 training scans without them,
+    # Text-to-image rows per training digit in SFT (each with another caption template): drawing keeps its share of
+    # the mix next to the many reading rows of the augmented copies.
+    sft_captions_per_digit: int = 3
+    # Captioning / VQA rows also read this many randomly rotated, scaled and shifted copies of each training digit
+    # (`digits.augment_digit`; one row each, captioning and VQA in turn), with loss on the answer only: reading overfits the 1,437 training scans without them,
     # and drawing should still learn from the real scans alone.
-    digit_augmentations: int = 0
+    digit_augmentations: int = 8
     # Start the image-token embeddings from the VQ codebook (`training.init_image_embeddings_from_codebook`).
-    image_embeddings_from_codebook: bool = False
+    image_embeddings_from_codebook: bool = True
     shapes_repeats: int = 12
     extra: dict = field(default_factory=dict)
 
@@ -126,11 +132,12 @@ def sft_task_rows(recipe: MiniRecipe, rng: np.random.Generator) -> dict[str, dic
     repeats = recipe.shapes_repeats
     tasks: dict[str, dict[str, list]] = {}
 
-    digit_templates = rng.integers(len(digits_world.CAPTION_TEMPLATES), size=len(train))
-    tasks["digits_text_to_image"] = {
-        "caption": [digits_world.digit_caption(int(y), int(t)) for y, t in zip(train.labels, digit_templates)],
-        "image": [_pil(x) for x in train.images],
-    }
+    captions = [
+        (digits_world.digit_caption(int(label), int(template)), _pil(image))
+        for image, label in zip(train.images, train.labels)
+        for template in rng.choice(len(digits_world.CAPTION_TEMPLATES), recipe.sft_captions_per_digit, replace=False)
+    ]
+    tasks["digits_text_to_image"] = {"caption": [c for c, _ in captions], "image": [i for _, i in captions]}
     tasks["shapes_text_to_image"] = {
         "caption": [s.caption(t) for s in scenes for t in range(2) for _ in range(repeats // 2)],
         "image": [_pil(shapes_world.render_scene(s)) for s in scenes for _ in range(2) for _ in range(repeats // 2)],
@@ -214,12 +221,17 @@ def infill_rows(processor, recipe: MiniRecipe, rng: np.random.Generator) -> dict
         ]
     rows = []
     for label, image_ids, copies in zip(train.labels, digit_ids, augmented_ids):
-        for ids, is_copy in [(image_ids, False)] + [(copy, True) for copy in copies]:
-            template = int(rng.integers(len(digits_world.CAPTION_TEMPLATES)))
-            rows.append(infill("", digits_world.digit_caption(int(label), template), ids, is_copy))
-            rows.append(
-                infill("Question: what digit is this? Answer:", f" {digits_world.DIGIT_WORDS[label]}.", ids, is_copy)
-            )
+        caption = digits_world.digit_caption(int(label), int(rng.integers(len(digits_world.CAPTION_TEMPLATES))))
+        rows.append(infill("", caption, image_ids))
+        rows.append(infill("Question: what digit is this? Answer:", f" {digits_world.DIGIT_WORDS[label]}.", image_ids))
+        # One reading row per augmented copy, captioning and VQA in turn.
+        for index, ids in enumerate(copies):
+            if index % 2 == 0:
+                template = int(rng.integers(len(digits_world.CAPTION_TEMPLATES)))
+                rows.append(infill("", digits_world.digit_caption(int(label), template), ids, True))
+            else:
+                answer = f" {digits_world.DIGIT_WORDS[label]}."
+                rows.append(infill("Question: what digit is this? Answer:", answer, ids, True))
     for scene, image_ids in scene_ids.items():
         for _ in range(recipe.shapes_repeats // 2):
             rows.append(infill("", scene.caption(int(rng.integers(2))), image_ids))
@@ -481,6 +493,19 @@ def supervised_fine_tune(recipe: MiniRecipe, processor, model, output_dir: str):
     return model
 
 
+def set_recommended_decoding(generation_config) -> None:
+    """Store the decoding CM3Leon-Mini measures best with (`mini.RECOMMENDED_GENERATION`: no guidance, temperature
+    0.5) as the model's per-task pipeline defaults, `generation_config.image_generation_defaults`."""
+    from . import RECOMMENDED_GENERATION
+
+    generation_config.image_generation_defaults = {
+        "text-to-image": dict(RECOMMENDED_GENERATION),
+        "image-editing": {**RECOMMENDED_GENERATION, "image_guidance_scale": 1.0},
+    }
+    # Saved as a generation config of its own, not one derived from (and re-derived from) the model config.
+    generation_config._from_model_config = False
+
+
 def train(recipe: MiniRecipe, output_dir: str) -> str:
     """Run the three stages; returns the folder of the final model (`model/`: model + processor)."""
     started = time.time()
@@ -496,6 +521,7 @@ def train(recipe: MiniRecipe, output_dir: str) -> str:
     logger.info(f"SFT done ({time.time() - started:.0f} s)")
     final = os.path.join(output_dir, "model")
     model.generation_config.pad_token_id = model.config.pad_token_id
+    set_recommended_decoding(model.generation_config)
     model.save_pretrained(final)
     processor.save_pretrained(final)
     with open(os.path.join(final, "training_recipe.json"), "w") as handle:
