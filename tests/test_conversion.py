@@ -434,8 +434,20 @@ def test_meta_conversion_generation_config_and_card(converted):
     folder = converted["7b"]
     generation = GenerationConfig.from_pretrained(folder)
     assert generation.do_sample is True and generation.temperature == 0.7 and generation.top_p == 0.9
-    assert generation.text_guidance_scale == 3.0 and generation.image_guidance_scale == 1.2
+    assert generation.image_generation_defaults == {
+        "text-to-image": {"guidance_scale": 3.0, "temperature": 0.7, "top_p": 0.9},
+        "image-editing": {"guidance_scale": 3.0, "image_guidance_scale": 1.2, "temperature": 0.7, "top_p": 0.9},
+    }
     assert generation.guidance_scale is None  # stock generate() must not run CFG on text
+    # ... and the image pipelines start from Chameleon's own decoding.
+    from transformers import pipeline
+
+    pipe = pipeline("text-to-image", model=str(folder))
+    assert {k: pipe._forward_params[k] for k in ("guidance_scale", "temperature", "top_p")} == {
+        "guidance_scale": 3.0,
+        "temperature": 0.7,
+        "top_p": 0.9,
+    }
     assert generation.eos_token_id == [2, BREAK_ID] and generation.pad_token_id == 1 and generation.bos_token_id == 0
     card = ModelCard.load(folder / "README.md")
     data = card.data

@@ -361,7 +361,12 @@ def test_model_card_metadata_and_sections(tiny, tmp_path):
         datasets=["laion/laion2B-en"],
         eval_results=EVAL_RESULTS,
         vq_config=tiny.processor.image_processor.vq_model.config,
-        generation_config=GenerationConfig(do_sample=True, temperature=0.7, top_p=0.9, text_guidance_scale=3.0),
+        generation_config=GenerationConfig(
+            do_sample=True,
+            temperature=0.7,
+            top_p=0.9,
+            image_generation_defaults={"text-to-image": {"guidance_scale": 3.0}},
+        ),
     )
     card.save(tmp_path / "README.md")
     loaded = ModelCard.load(tmp_path / "README.md")
@@ -383,7 +388,7 @@ def test_model_card_metadata_and_sections(tiny, tmp_path):
     assert "| text-to-image | MS-COCO (validation) | zero-shot FID-30K | 4.88 |" in text
     assert "| Layers | 2 |" in text and "| Hidden size | 32 |" in text
     assert "| Codes per image | 4 x 4 = 16 |" in text and "| Codebook | 32 codes of dimension 8 |" in text
-    assert "`temperature=0.7`, `top_p=0.9`, `text_guidance_scale=3.0`" in text
+    assert "`temperature=0.7`, `top_p=0.9`, text-to-image `guidance_scale=3.0`" in text
     assert "[chameleon-research-license](https://ai.meta.com" in text and "arXiv:2309.02591" in text
     assert "trust_remote_code" not in text  # no remote code was exported
 

@@ -444,10 +444,11 @@ def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
     """Decoding defaults of Chameleon's reference inference for a converted checkpoint.
 
     Sampling with temperature 0.7 and top-p 0.9; text stops at `</s>` or at `<racm3:break>` (the start of an image,
-    Chameleon's extra stop token in text mode). The image guidance scales are stored as `text_guidance_scale` (3.0,
-    on `full - image_conditioned`) and `image_guidance_scale` (1.2, on `image_conditioned - unconditional`) rather
-    than `guidance_scale`, which would make stock `generate()` run classifier-free guidance on text.
+    Chameleon's extra stop token in text mode). The image guidance scales (text 3.0, image 1.2) go into
+    `image_generation_defaults`, the per-task defaults the image pipelines read, rather than `guidance_scale`, which
+    would make stock `generate()` run classifier-free guidance on text.
     """
+    sampling = {"temperature": CHAMELEON_TEMPERATURE, "top_p": CHAMELEON_TOP_P}
     return GenerationConfig(
         bos_token_id=config.bos_token_id,
         eos_token_id=[config.eos_token_id, config.break_token_id],
@@ -456,8 +457,14 @@ def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
         temperature=CHAMELEON_TEMPERATURE,
         top_p=CHAMELEON_TOP_P,
         max_length=config.max_position_embeddings,
-        text_guidance_scale=CHAMELEON_TEXT_GUIDANCE_SCALE,
-        image_guidance_scale=CHAMELEON_IMAGE_GUIDANCE_SCALE,
+        image_generation_defaults={
+            "text-to-image": {"guidance_scale": CHAMELEON_TEXT_GUIDANCE_SCALE, **sampling},
+            "image-editing": {
+                "guidance_scale": CHAMELEON_TEXT_GUIDANCE_SCALE,
+                "image_guidance_scale": CHAMELEON_IMAGE_GUIDANCE_SCALE,
+                **sampling,
+            },
+        },
     )
 
 

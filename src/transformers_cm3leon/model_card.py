@@ -126,29 +126,32 @@ def image_tokenizer_summary(config: CM3LeonVQConfig) -> list[tuple[str, str]]:
     ]
 
 
+def _text_to_image_defaults(generation_config: GenerationConfig | None) -> dict:
+    """The checkpoint's own text-to-image pipeline defaults (`generation_config.image_generation_defaults`)."""
+    per_task = getattr(generation_config, "image_generation_defaults", None) or {}
+    defaults = per_task.get("text-to-image") if isinstance(per_task, dict) else None
+    return defaults if isinstance(defaults, dict) else {}
+
+
 def _generation_defaults(generation_config: GenerationConfig | None) -> str:
     if generation_config is None:
         return ""
     parts = []
     if generation_config.do_sample:
         parts.append("sampling")
-    for name in ("temperature", "top_p", "top_k", "text_guidance_scale", "image_guidance_scale"):
+    for name in ("temperature", "top_p", "top_k"):
         value = getattr(generation_config, name, None)
         if value is not None and (name != "top_k" or generation_config.do_sample):
             parts.append(f"`{name}={value}`")
+    image = _text_to_image_defaults(generation_config)
+    if image:
+        parts.append("text-to-image " + ", ".join(f"`{name}={value}`" for name, value in image.items()))
     return ", ".join(parts)
 
 
 def _image_arguments(generation_config: GenerationConfig | None) -> str:
     """Keyword arguments of the text-to-image snippet: the checkpoint's own decoding defaults, when it has them."""
-    if generation_config is None:
-        return ""
-    values = {
-        "guidance_scale": getattr(generation_config, "text_guidance_scale", None),
-        "temperature": generation_config.temperature if generation_config.do_sample else None,
-        "top_p": generation_config.top_p if generation_config.do_sample else None,
-    }
-    return "".join(f"{name}={value}, " for name, value in values.items() if value is not None)
+    return "".join(f"{name}={value}, " for name, value in _text_to_image_defaults(generation_config).items())
 
 
 def create_model_card(
