@@ -41,3 +41,12 @@ def test_mismatched_codebook_is_refused():
     other, _ = get_tiny_cm3leon(image_vocab_size=model.config.image_vocab_size - 1, vocab_size=model.config.vocab_size)
     with pytest.raises(ValueError, match="image_vocab_size"):
         init_image_embeddings_from_codebook(other, processor.image_processor.vq_model)
+
+
+def test_codebook_wider_than_the_model_is_refused():
+    from types import SimpleNamespace
+
+    model, _ = get_tiny_cm3leon()
+    wide = torch.nn.Embedding(model.config.image_vocab_size, model.config.hidden_size + 1)
+    with pytest.raises(ValueError, match="embed_dim <= hidden_size"):
+        init_image_embeddings_from_codebook(model, SimpleNamespace(quantize=SimpleNamespace(embedding=wide)))

@@ -201,6 +201,21 @@ def test_augment_digit_is_seeded_keeps_the_identity_and_the_digit(digit_splits, 
     augmented = np.stack([digits.augment_digit(x, rng) for x in train.images[:200]])
     # Still the same digit to a classifier of clean digits, most of the time (measured 84% over the training set).
     assert classifier.accuracy(augmented, train.labels[:200]) >= 0.75
+    with pytest.raises(ValueError, match="uint8"):
+        digits.augment_digit(image[..., 0], rng)
+    with pytest.raises(ValueError, match="max_rotation"):
+        digits.augment_digit(image, rng, max_rotation=-1.0)
+    with pytest.raises(ValueError, match="max_scale"):
+        digits.augment_digit(image, rng, max_scale=1.0)
+
+
+def test_recipe_refuses_bad_augmentation_settings():
+    from transformers_cm3leon.mini.train import MiniRecipe
+
+    with pytest.raises(ValueError, match="digit_augmentations"):
+        MiniRecipe(digit_augmentations=-1)
+    with pytest.raises(ValueError, match=r"sft_captions_per_digit.*\[1, 5\]"):
+        MiniRecipe(sft_captions_per_digit=6)
 
 
 def test_evaluator_measures_a_tiny_random_model():
@@ -305,6 +320,11 @@ def test_half_precision_storage_halves_the_files_and_loads_in_float32(tmp_path):
         torch.testing.assert_close(loaded(ids).logits, model(ids).logits, atol=5e-3, rtol=0)
     vq = CM3LeonProcessor.from_pretrained(tmp_path).image_processor.vq_model
     assert vq.dtype == torch.float32
+    with pytest.raises(ValueError, match="existing model folder"):
+        store_weights_in_half_precision(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no `.safetensors` file"):
+        store_weights_in_half_precision(str(tmp_path / "empty"))
 
 
 @requires_weights

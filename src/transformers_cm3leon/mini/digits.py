@@ -120,6 +120,18 @@ def augment_digit(
     mean recognising one of the 1,437 training scans."""
     from PIL import Image
 
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"`image` must be an (h, w, 3) uint8 array, got shape {image.shape} and dtype {image.dtype}.")
+    for name, value in (
+        ("max_rotation", max_rotation),
+        ("max_scale", max_scale),
+        ("max_translation", max_translation),
+    ):
+        if not value >= 0:
+            raise ValueError(f"`{name}` must be >= 0, got {value!r}.")
+    if max_scale >= 1:
+        raise ValueError(f"`max_scale` must be < 1 (the scale is drawn in 1 +- max_scale), got {max_scale!r}.")
     height, width = image.shape[:2]
     angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation))
     scale = rng.uniform(1 - max_scale, 1 + max_scale)

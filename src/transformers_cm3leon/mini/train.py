@@ -91,6 +91,14 @@ class MiniRecipe:
     shapes_repeats: int = 12
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        templates = len(digits_world.CAPTION_TEMPLATES)
+        for name, low, high in (("digit_augmentations", 0, None), ("sft_captions_per_digit", 1, templates)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+                allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+                raise ValueError(f"`{name}` must be {allowed}, got {value!r}.")
+
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Data
@@ -219,19 +227,20 @@ def infill_rows(processor, recipe: MiniRecipe, rng: np.random.Generator) -> dict
         augmented_ids = [
             ids[i : i + recipe.digit_augmentations] for i in range(0, len(ids), recipe.digit_augmentations)
         ]
+
+    def caption_row(label: int, image_ids: list[int], is_copy: bool = False):
+        template = int(rng.integers(len(digits_world.CAPTION_TEMPLATES)))
+        return infill("", digits_world.digit_caption(int(label), template), image_ids, is_copy)
+
+    def question_row(label: int, image_ids: list[int], is_copy: bool = False):
+        answer = f" {digits_world.DIGIT_WORDS[label]}."
+        return infill("Question: what digit is this? Answer:", answer, image_ids, is_copy)
+
     rows = []
     for label, image_ids, copies in zip(train.labels, digit_ids, augmented_ids):
-        caption = digits_world.digit_caption(int(label), int(rng.integers(len(digits_world.CAPTION_TEMPLATES))))
-        rows.append(infill("", caption, image_ids))
-        rows.append(infill("Question: what digit is this? Answer:", f" {digits_world.DIGIT_WORDS[label]}.", image_ids))
+        rows += [caption_row(label, image_ids), question_row(label, image_ids)]
         # One reading row per augmented copy, captioning and VQA in turn.
-        for index, ids in enumerate(copies):
-            if index % 2 == 0:
-                template = int(rng.integers(len(digits_world.CAPTION_TEMPLATES)))
-                rows.append(infill("", digits_world.digit_caption(int(label), template), ids, True))
-            else:
-                answer = f" {digits_world.DIGIT_WORDS[label]}."
-                rows.append(infill("Question: what digit is this? Answer:", answer, ids, True))
+        rows += [(caption_row, question_row)[i % 2](label, ids, is_copy=True) for i, ids in enumerate(copies)]
     for scene, image_ids in scene_ids.items():
         for _ in range(recipe.shapes_repeats // 2):
             rows.append(infill("", scene.caption(int(rng.integers(2))), image_ids))
@@ -539,6 +548,8 @@ def store_weights_in_half_precision(folder: str) -> list[str]:
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
+    if not os.path.isdir(folder):
+        raise ValueError(f"`folder` must be an existing model folder, got {folder!r}.")
     rewritten = []
     for directory, _, files in os.walk(folder):
         for name in sorted(files):
@@ -551,6 +562,8 @@ def store_weights_in_half_precision(folder: str) -> list[str]:
             tensors = {key: t.half() if t.dtype == torch.float32 else t for key, t in tensors.items()}
             save_file(tensors, path, metadata=metadata)
             rewritten.append(path)
+    if not rewritten:
+        raise ValueError(f"`folder` {folder!r} holds no `.safetensors` file to store in half precision.")
     return rewritten
 
 
