@@ -2,20 +2,25 @@
 # Licensed under the Apache License, Version 2.0.
 """One rank of the 2-process training tests (tests/test_training_distributed.py), run by `torchrun`.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 ddp_training_worker.py OUTPUT_DIR [ddp|fsdp]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 ddp_training_worker.py OUTPUT_DIR \
+        [--parallelism ddp|fsdp] [--allow-fsdp-on-cpu] [--max-steps N] [--save-steps N] [--resume-from-checkpoint DIR]
 
-It builds the pretraining Trainer exactly as the recipe does, trains a tiny model for a few steps on CPU (gloo) under
-DDP or, with `fsdp`, under FSDP2 requested through `TrainingArguments`, and writes what the test compares to
-`<output_dir>/rank<r>.json`: the logged losses, a digest of the final (full, unsharded) weights, and a digest of the
-first batch this rank trained on. With `fsdp` it stops with an error if accelerate did not set FSDP up.
+It builds the pretraining Trainer exactly as the recipe does, trains a tiny model on CPU (gloo) under DDP or, with
+`fsdp`, under FSDP2 requested through `TrainingArguments`, and saves it with the recipe's `train_and_save` (the full
+model in `OUTPUT_DIR/model.safetensors`, the usual `checkpoint-N` folders). It writes what the tests compare to
+`<output_dir>/rank<r>.json`: the logged losses by step, a digest of the final full weights, whether the parameters
+were sharded, and a digest of the first batch this rank trained on.
+
+`--allow-fsdp-on-cpu` lifts accelerate's device gate (see `allow_fsdp_on_cpu`); without it an FSDP request on CPU
+stops with the recipe's error.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
-import sys
 
 import datasets
 import torch
@@ -30,6 +35,7 @@ from transformers_cm3leon.training import (
     RetrievalArguments,
     build_pretraining_trainer,
 )
+from transformers_cm3leon.training.recipe_utils import train_and_save
 
 TINY_OVERRIDES = {
     "hidden_size": 32,
@@ -48,6 +54,30 @@ PARALLELISM_ARGUMENTS = {
 }
 
 
+def allow_fsdp_on_cpu() -> None:
+    """Lets accelerate set FSDP up on CPU processes, for testing only.
+
+    accelerate 1.15 attaches the FSDP plugin only when its state is MULTI_GPU (or another accelerator); on CPU the
+    state is MULTI_CPU and the plugin is dropped, although torch's `fully_shard` works on CPU with gloo. This keeps
+    everything else accelerate does (FSDP2 wrapping, sharded optimizer, FULL_STATE_DICT saving, checkpoint loading)
+    and changes only that decision, so the recipe's FSDP path can be checked without accelerators.
+    """
+    import accelerate.state
+    from accelerate.utils import DistributedType
+
+    state_init = accelerate.state.AcceleratorState.__init__
+
+    def init_with_fsdp_on_cpu(self, *args, fsdp_plugin=None, **kwargs):
+        state_init(self, *args, fsdp_plugin=fsdp_plugin, **kwargs)
+        if fsdp_plugin is not None and self.distributed_type == DistributedType.MULTI_CPU:
+            # What the accelerator branch of `AcceleratorState.__init__` does, shared state included.
+            self.distributed_type = DistributedType.FSDP
+            self.fsdp_plugin = fsdp_plugin
+            accelerate.state.PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+
+    accelerate.state.AcceleratorState.__init__ = init_with_fsdp_on_cpu
+
+
 def weights_digest(model: torch.nn.Module) -> str:
     """sha256 of the full state dict; FSDP2 shards (DTensors) are gathered first, so every rank digests the same."""
     digest = hashlib.sha256()
@@ -58,30 +88,47 @@ def weights_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def main(output_dir: str, parallelism: str = "ddp") -> None:
-    if parallelism not in PARALLELISM_ARGUMENTS:
-        raise ValueError(f"`parallelism` must be one of {sorted(PARALLELISM_ARGUMENTS)}, got {parallelism!r}.")
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output_dir")
+    parser.add_argument("--parallelism", choices=sorted(PARALLELISM_ARGUMENTS), default="ddp")
+    parser.add_argument("--allow-fsdp-on-cpu", action="store_true")
+    parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: none)")
+    parser.add_argument("--resume-from-checkpoint", default=None)
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    if arguments.allow_fsdp_on_cpu:
+        allow_fsdp_on_cpu()
     torch.set_num_threads(1)
     processor = get_tiny_cm3leon_processor()
     offset, length = processor.image_processor.image_token_offset, processor.image_processor.image_seq_length
     documents = datasets.Dataset.from_list(
         [{"text": TINY_CORPUS[i % 8], "image": [offset + (i + j) % 32 for j in range(length)]} for i in range(32)]
     )
+    saving = {"save_strategy": "no"}
+    if arguments.save_steps is not None:
+        saving = {"save_strategy": "steps", "save_steps": arguments.save_steps}
     args = TrainingArguments(
-        output_dir=output_dir,
-        max_steps=4,
+        output_dir=arguments.output_dir,
+        max_steps=arguments.max_steps,
         per_device_train_batch_size=2,
         learning_rate=3e-3,
         logging_steps=1,
-        save_strategy="no",
         report_to="none",
         use_cpu=True,
         ddp_backend="gloo",
         disable_tqdm=True,
         seed=0,
-        **PARALLELISM_ARGUMENTS[parallelism],
+        resume_from_checkpoint=arguments.resume_from_checkpoint,
+        **saving,
+        **PARALLELISM_ARGUMENTS[arguments.parallelism],
     )
-    trainer, _ = build_pretraining_trainer(
+    # The recipe refuses an FSDP request that accelerate did not honour (on CPU), so an FSDP run never measures DDP.
+    trainer, report = build_pretraining_trainer(
         ModelArguments(config_name="cm3leon-350m", config_overrides=TINY_OVERRIDES),
         DataArguments(),
         CM3Arguments(block_size=32),
@@ -90,7 +137,6 @@ def main(output_dir: str, parallelism: str = "ddp") -> None:
         processor=processor,
         train_dataset=documents,
     )
-    # The recipe refuses an FSDP request that accelerate did not honour (on CPU), so an FSDP run never measures DDP.
     batches = []
     collate = trainer.data_collator.torch_call
 
@@ -100,17 +146,17 @@ def main(output_dir: str, parallelism: str = "ddp") -> None:
         return batch
 
     trainer.data_collator.torch_call = recording_collate
-    trainer.train()
+    train_and_save(trainer, args, report)
     record = {
         "world_size": args.world_size,
-        "losses": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry],
+        "losses": {entry["step"]: entry["loss"] for entry in trainer.state.log_history if "loss" in entry},
         "weights": weights_digest(trainer.model),
         "sharded": any(isinstance(parameter, DTensor) for parameter in trainer.model.parameters()),
         "first_batch": batches[0],
     }
-    with open(os.path.join(output_dir, f"rank{args.process_index}.json"), "w") as handle:
+    with open(os.path.join(arguments.output_dir, f"rank{args.process_index}.json"), "w") as handle:
         json.dump(record, handle)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()
