@@ -17,15 +17,16 @@ import torch
 from transformers_cm3leon import CM3LeonForCausalLM
 
 WORKER = os.path.join(os.path.dirname(__file__), "ddp_training_worker.py")
+# FSDP2 with accelerate's CPU gate lifted, checkpointing every 2 of the 4 steps.
+FSDP_ON_CPU = ("--parallelism", "fsdp", "--allow-fsdp-on-cpu", "--save-steps", "2")
 
 
 def launch_two_ranks(output_dir, *worker_arguments: str) -> subprocess.CompletedProcess:
     """Runs the worker on 2 CPU processes (gloo)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", WORKER]
-    return subprocess.run(
-        [*command, str(output_dir), *worker_arguments], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
+    command += [str(output_dir), *worker_arguments]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
 def run_two_ranks(output_dir, *worker_arguments: str) -> tuple[dict, dict]:
@@ -48,7 +49,7 @@ def fsdp_run(tmp_path_factory):
     """FSDP2 through `TrainingArguments` (`fsdp=True, fsdp_config={"version": 2, ...}`), with accelerate's CPU gate
     lifted (`ddp_training_worker.allow_fsdp_on_cpu`), checkpointing every 2 of the 4 steps."""
     output_dir = tmp_path_factory.mktemp("fsdp")
-    return output_dir, run_two_ranks(output_dir, "--parallelism", "fsdp", "--allow-fsdp-on-cpu", "--save-steps", "2")
+    return output_dir, run_two_ranks(output_dir, *FSDP_ON_CPU)
 
 
 def test_two_processes_agree(ddp_run):
@@ -92,9 +93,7 @@ def test_fsdp_run_resumes_from_its_checkpoint(fsdp_run, tmp_path):
     loss curve and ends with bit-identical weights."""
     fsdp_dir, (uninterrupted, _) = fsdp_run
     shutil.copytree(fsdp_dir / "checkpoint-2", tmp_path / "checkpoint-2")  # all the killed run left behind
-    rank0, rank1 = run_two_ranks(
-        tmp_path, "--parallelism", "fsdp", "--allow-fsdp-on-cpu", "--save-steps", "2", "--resume-from-checkpoint", "last"
-    )
+    rank0, rank1 = run_two_ranks(tmp_path, *FSDP_ON_CPU, "--resume-from-checkpoint", "last")
     assert rank0["sharded"]
     assert rank0["losses"] == rank1["losses"] == uninterrupted["losses"]
     assert rank0["weights"] == rank1["weights"] == uninterrupted["weights"]
