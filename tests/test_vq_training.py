@@ -175,6 +175,17 @@ def test_patch_discriminator_shapes():
         PatchDiscriminator(num_layers=3, resolution=16)
 
 
+def test_fsdp_is_refused(tmp_path):
+    """The recipe is data-parallel only: an FSDP request is an error naming it, not a run that breaks at the first
+    codebook update or save."""
+    with pytest.raises(ValueError, match=r"`fsdp`=True: the image-tokenizer recipe trains data-parallel \(DDP\) only"):
+        build_vq_trainer(
+            VQModelArguments(), VQDataArguments(), VQLossArguments(), training_arguments(tmp_path, fsdp=True),
+            vq_model=CM3LeonVQModel(CM3LeonVQConfig(**TINY_VQ)),
+            train_dataset=datasets.Dataset.from_dict({"image": coloured_squares(2)}),
+        )  # fmt: skip
+
+
 def test_collator_skips_or_raises_on_bad_images():
     buffer = io.BytesIO()
     Image.new("RGB", (20, 16), "red").save(buffer, format="PNG")

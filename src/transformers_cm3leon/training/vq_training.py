@@ -17,7 +17,7 @@ optimizer. Here the generator and the discriminator are updated by one optimizer
 generator's adversarial term runs the discriminator with *detached* parameters (`torch.func.functional_call`), so it
 reaches only the VQ model, and the discriminator's hinge loss sees a detached reconstruction, so it reaches only the
 discriminator. That is simultaneous gradient descent on both players, the usual GAN update, and it keeps everything
-`Trainer` gives for free: checkpoints and exact resume, DDP/FSDP, logging integrations, gradient accumulation.
+`Trainer` gives for free: checkpoints and exact resume, DDP, logging integrations, gradient accumulation.
 (taming alternates two optimizers over the same batch; the difference is which generator weights the discriminator
 step sees, one step apart.) Not implemented: LPIPS (its VGG weights cannot be downloaded here) and taming's adaptive
 adversarial weight (a fixed `discriminator_weight` instead).
@@ -48,7 +48,7 @@ from ..modeling_cm3leon_vq import CM3LeonVQModel
 from .arguments import DATASET_FORMATS, _check_choice, _parse_json_dict, parse_recipe_arguments
 from .data_report import DataReport
 from .dataset_loading import check_dataset, load_local_dataset, take_first
-from .recipe_utils import check_fsdp_enabled, resolve_resume_checkpoint, set_ddp_defaults
+from .recipe_utils import resolve_resume_checkpoint, set_ddp_defaults
 from .vq_codebook import CodebookMaintenance
 from .vq_discriminator import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
 
@@ -450,6 +450,12 @@ def build_vq_trainer(
     callbacks: list | None = None,
 ) -> VQGANTrainer:
     """The image-tokenizer `Trainer`. `vq_model` and in-memory datasets replace the paths in the arguments."""
+    if training_args.fsdp:
+        raise ValueError(
+            f"`fsdp`={training_args.fsdp!r}: the image-tokenizer recipe trains data-parallel (DDP) only. Its EMA "
+            "codebook updates, dead-code restarts and saved image processor work on whole parameters, and a VQGAN "
+            "fits on one device (Chameleon's has ~70M parameters). Remove `fsdp`."
+        )
     set_seed(training_args.seed)  # before the random init, so the same seed gives the same model
     vq_model = vq_model if vq_model is not None else load_vq_model(model_args)
     if train_dataset is None:
@@ -478,7 +484,6 @@ def build_vq_trainer(
         processing_class=image_processor,  # each checkpoint then holds a loadable image processor + tokenizer
         callbacks=callbacks,
     )
-    check_fsdp_enabled(trainer)
     return trainer
 
 

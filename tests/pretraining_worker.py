@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """One rank of the 2-process training tests (tests/test_training_distributed.py), run by `torchrun`.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 ddp_training_worker.py OUTPUT_DIR \
+    python -m torch.distributed.run --standalone --nproc_per_node 2 pretraining_worker.py OUTPUT_DIR \
         [--parallelism ddp|fsdp] [--allow-fsdp-on-cpu] [--max-steps N] [--save-steps N] [--resume-from-checkpoint DIR]
 
 It builds the pretraining Trainer exactly as the recipe does, trains a tiny model on CPU (gloo) under DDP or, with
