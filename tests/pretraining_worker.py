@@ -27,7 +27,7 @@ import torch
 from torch.distributed.tensor import DTensor
 from transformers import TrainingArguments
 
-from transformers_cm3leon.testing_utils import TINY_CORPUS, get_tiny_cm3leon_processor
+from transformers_cm3leon.testing_utils import TINY_CORPUS, TINY_LM_CONFIG, get_tiny_cm3leon_processor
 from transformers_cm3leon.training import (
     CM3Arguments,
     DataArguments,
@@ -37,14 +37,7 @@ from transformers_cm3leon.training import (
 )
 from transformers_cm3leon.training.recipe_utils import train_and_save
 
-TINY_OVERRIDES = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "max_position_embeddings": 128,
-    "initializer_range": 0.02,
-}
+TINY_OVERRIDES = dict(TINY_LM_CONFIG, max_position_embeddings=128)
 
 # What each parallelism adds to `TrainingArguments`. FSDP2 (`torch.distributed.fsdp.fully_shard`) with one shard unit
 # per decoder layer plus the root, as README (training section) documents it.

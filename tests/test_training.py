@@ -17,7 +17,7 @@ from PIL import Image
 from transformers import TrainerCallback, TrainingArguments
 
 from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM
-from transformers_cm3leon.testing_utils import TINY_CORPUS, get_tiny_cm3leon_processor
+from transformers_cm3leon.testing_utils import TINY_CORPUS, TINY_LM_CONFIG, get_tiny_cm3leon_processor
 from transformers_cm3leon.tokenization_cm3leon import token_layout
 from transformers_cm3leon.training import (
     CM3Arguments,
@@ -31,14 +31,7 @@ from transformers_cm3leon.training import (
 )
 from transformers_cm3leon.training.pretrain import ARGUMENT_TYPES as PRETRAINING_ARGUMENT_TYPES
 
-TINY_OVERRIDES = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "max_position_embeddings": 128,
-    "initializer_range": 0.02,
-}
+TINY_OVERRIDES = dict(TINY_LM_CONFIG, max_position_embeddings=128)
 
 
 @pytest.fixture(scope="module")

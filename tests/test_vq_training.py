@@ -16,6 +16,7 @@ from transformers import TrainingArguments
 
 from transformers_cm3leon import CM3LeonVQConfig, CM3LeonVQModel
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
+from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
 from transformers_cm3leon.training import (
     CM3LeonVQTrainingModel,
     CodebookMaintenance,
@@ -31,10 +32,7 @@ from transformers_cm3leon.training import (
 from transformers_cm3leon.training.vq_discriminator import hinge_discriminator_loss
 
 # 16 px -> 4 x 4 codes from a codebook of 32 (testing_utils' tiny tokenizer, without attention).
-TINY_VQ = dict(
-    resolution=16, embed_dim=8, num_embeddings=32, latent_channels=8, base_channels=16, channel_multiplier=[1, 2, 2],
-    num_res_blocks=1, attn_resolutions=[], num_groups=8,
-)  # fmt: skip
+TINY_VQ = dict(TINY_VQ_CONFIG, attn_resolutions=[])
 COLOURS = [(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)]
 
 

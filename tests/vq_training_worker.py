@@ -25,13 +25,11 @@ from pretraining_worker import weights_digest
 from transformers import TrainingArguments
 
 from transformers_cm3leon import CM3LeonVQConfig, CM3LeonVQModel
+from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
 from transformers_cm3leon.training import VQDataArguments, VQLossArguments, VQModelArguments, build_vq_trainer
 
-# 16 px -> 4 x 4 codes from a codebook of 32.
-TINY_VQ = dict(
-    resolution=16, embed_dim=8, num_embeddings=32, latent_channels=8, base_channels=16, channel_multiplier=[1, 2, 2],
-    num_res_blocks=1, attn_resolutions=[], num_groups=8,
-)  # fmt: skip
+# 16 px -> 4 x 4 codes from a codebook of 32 (testing_utils' tiny tokenizer, without attention).
+TINY_VQ = dict(TINY_VQ_CONFIG, attn_resolutions=[])
 
 
 def random_images(count: int) -> list[Image.Image]:
