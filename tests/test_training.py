@@ -496,6 +496,18 @@ def test_sft_loss_on_output_only(processor):
             assert batch["labels"][0].tolist() == example["labels"]
 
 
+def test_merging_lora_under_fsdp_is_refused(processor):
+    """Merging needs the whole model in one process; under FSDP the recipe says so before training."""
+    from transformers_cm3leon.training import LoraArguments, SFTArguments, build_sft_trainer
+
+    args = training_arguments("unused", fsdp=True)
+    with pytest.raises(ValueError, match=r"`merge_lora`=True with `fsdp`=True: merging needs the whole model"):
+        build_sft_trainer(
+            ModelArguments(), SFTArguments(), CM3Arguments(), LoraArguments(use_lora=True, merge_lora=True), args, [],
+            processor=processor,
+        )  # fmt: skip
+
+
 def test_an_fsdp_request_that_accelerate_drops_is_an_error():
     from types import SimpleNamespace
 

@@ -1,8 +1,9 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The recipes under `torchrun` with 2 CPU processes (gloo). Pretraining with DDP and with FSDP2: the ranks must agree,
-FSDP must train like DDP, and an FSDP run must resume from its checkpoint. The image-tokenizer recipe with DDP: the
-ranks must agree, EMA codebook and dead-code restarts included. Each launch takes ~6 s on 2 CPU cores."""
+"""The recipes under `torchrun` with 2 CPU processes (gloo). Pretraining and LoRA SFT with DDP and with FSDP2: the
+ranks must agree, FSDP must train like DDP, and an FSDP run must resume from its checkpoint. The image-tokenizer
+recipe with DDP: the ranks must agree, EMA codebook and dead-code restarts included. Each launch takes ~6 s on 2 CPU
+cores."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import sys
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from transformers_cm3leon import CM3LeonForCausalLM
 
-WORKER = os.path.join(os.path.dirname(__file__), "pretraining_worker.py")
+WORKER = os.path.join(os.path.dirname(__file__), "training_worker.py")
 VQ_WORKER = os.path.join(os.path.dirname(__file__), "vq_training_worker.py")
 # FSDP2 with accelerate's CPU gate lifted, checkpointing every 2 of the 4 steps.
 FSDP_ON_CPU = ("--parallelism", "fsdp", "--allow-fsdp-on-cpu", "--save-steps", "2")
@@ -49,9 +51,20 @@ def ddp_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fsdp_run(tmp_path_factory):
     """FSDP2 through `TrainingArguments` (`fsdp=True, fsdp_config={"version": 2, ...}`), with accelerate's CPU gate
-    lifted (`pretraining_worker.allow_fsdp_on_cpu`), checkpointing every 2 of the 4 steps."""
+    lifted (`training_worker.allow_fsdp_on_cpu`), checkpointing every 2 of the 4 steps."""
     output_dir = tmp_path_factory.mktemp("fsdp")
     return output_dir, run_two_ranks(output_dir, *FSDP_ON_CPU)
+
+
+@pytest.fixture(scope="module")
+def sft_lora_runs(tmp_path_factory):
+    """LoRA SFT under DDP and under FSDP2 (accelerate's CPU gate lifted): {parallelism: (output_dir, ranks)}."""
+    runs = {}
+    for parallelism in ("ddp", "fsdp"):
+        output_dir = tmp_path_factory.mktemp(f"sft_lora_{parallelism}")
+        arguments = ["--recipe", "sft-lora", "--parallelism", parallelism, "--allow-fsdp-on-cpu"]
+        runs[parallelism] = output_dir, run_two_ranks(output_dir, *arguments)
+    return runs
 
 
 def test_two_processes_agree(ddp_run):
@@ -99,6 +112,26 @@ def test_fsdp_run_resumes_from_its_checkpoint(fsdp_run, tmp_path):
     assert rank0["sharded"]
     assert rank0["losses"] == rank1["losses"] == uninterrupted["losses"]
     assert rank0["weights"] == rank1["weights"] == uninterrupted["weights"]
+
+
+def test_lora_sft_under_fsdp_trains_like_ddp(sft_lora_runs):
+    """LoRA SFT with the base model sharded: both ranks agree, the losses are those of DDP, and the saved adapter
+    (gathered LoRA weights only) equals DDP's."""
+    ddp_dir, (ddp_rank0, ddp_rank1) = sft_lora_runs["ddp"]
+    fsdp_dir, (rank0, rank1) = sft_lora_runs["fsdp"]
+    assert not ddp_rank0["sharded"] and rank0["sharded"] and rank1["sharded"]
+    assert ddp_rank0["losses"] == ddp_rank1["losses"] and rank0["losses"] == rank1["losses"]
+    assert ddp_rank0["weights"] == ddp_rank1["weights"] and rank0["weights"] == rank1["weights"]
+    assert rank0["losses"]["4"] < rank0["losses"]["1"]
+    for step, loss in ddp_rank0["losses"].items():
+        assert rank0["losses"][step] == pytest.approx(loss, abs=1e-5), step
+
+    ddp_adapter = load_file(ddp_dir / "adapter_model.safetensors")
+    fsdp_adapter = load_file(fsdp_dir / "adapter_model.safetensors")
+    assert fsdp_adapter.keys() == ddp_adapter.keys()
+    assert ddp_adapter and all("lora_" in name for name in ddp_adapter)
+    for name, weight in fsdp_adapter.items():
+        torch.testing.assert_close(weight, ddp_adapter[name], atol=1e-6, rtol=1e-5, msg=name)
 
 
 def test_fsdp_request_accelerate_cannot_honour_is_refused(tmp_path):

@@ -21,7 +21,7 @@ import datasets
 import numpy as np
 import torch
 from PIL import Image
-from pretraining_worker import weights_digest
+from training_worker import weights_digest
 from transformers import TrainingArguments
 
 from transformers_cm3leon import CM3LeonVQConfig, CM3LeonVQModel

@@ -204,6 +204,12 @@ def build_sft_trainer(
     callbacks: list | None = None,
 ) -> tuple[Trainer, DataReport]:
     """The SFT `Trainer`, with its data prepared; `model`/`processor` objects replace the paths in `model_args`."""
+    if lora_args.use_lora and lora_args.merge_lora and training_args.fsdp:
+        raise ValueError(
+            f"`merge_lora`=True with `fsdp`={training_args.fsdp!r}: merging needs the whole model in one process. "
+            "Train without `merge_lora` (the adapter is saved to `output_dir`), then merge in one process: "
+            "`PeftModel.from_pretrained(CM3LeonForCausalLM.from_pretrained(base), output_dir).merge_and_unload()`."
+        )
     if processor is None:
         processor = load_processor(model_args.processor_name_or_path or model_args.model_name_or_path)
     if model is None:

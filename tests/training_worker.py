@@ -2,14 +2,16 @@
 # Licensed under the Apache License, Version 2.0.
 """One rank of the 2-process training tests (tests/test_training_distributed.py), run by `torchrun`.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 pretraining_worker.py OUTPUT_DIR \
-        [--parallelism ddp|fsdp] [--allow-fsdp-on-cpu] [--max-steps N] [--save-steps N] [--resume-from-checkpoint DIR]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 training_worker.py OUTPUT_DIR \
+        [--recipe pretraining|sft-lora] [--parallelism ddp|fsdp] [--allow-fsdp-on-cpu] [--max-steps N] \
+        [--save-steps N] [--resume-from-checkpoint DIR]
 
-It builds the pretraining Trainer exactly as the recipe does, trains a tiny model on CPU (gloo) under DDP or, with
-`fsdp`, under FSDP2 requested through `TrainingArguments`, and saves it with the recipe's `train_and_save` (the full
-model in `OUTPUT_DIR/model.safetensors`, the usual `checkpoint-N` folders). It writes what the tests compare to
-`<output_dir>/rank<r>.json`: the logged losses by step, a digest of the final full weights, whether the parameters
-were sharded, and a digest of the first batch this rank trained on.
+It builds the recipe's Trainer exactly as the recipe does (pretraining a tiny model, or LoRA SFT of one on a VQA
+task), trains on CPU (gloo) under DDP or, with `fsdp`, under FSDP2 requested through `TrainingArguments`, and saves
+with the recipes' `train_and_save` (`OUTPUT_DIR/model.safetensors`, or the adapter with LoRA, and the usual
+`checkpoint-N` folders). It writes what the tests compare to `<output_dir>/rank<r>.json`: the logged losses by step,
+a digest of the final full weights, whether the parameters were sharded, and a digest of the first batch this rank
+trained on.
 
 `--allow-fsdp-on-cpu` lifts accelerate's device gate (see `allow_fsdp_on_cpu`); without it an FSDP request on CPU
 stops with the recipe's error.
@@ -27,13 +29,19 @@ import torch
 from torch.distributed.tensor import DTensor
 from transformers import TrainingArguments
 
+from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM
 from transformers_cm3leon.testing_utils import TINY_CORPUS, TINY_LM_CONFIG, get_tiny_cm3leon_processor
+from transformers_cm3leon.tokenization_cm3leon import token_layout
 from transformers_cm3leon.training import (
     CM3Arguments,
     DataArguments,
+    LoraArguments,
     ModelArguments,
     RetrievalArguments,
+    SFTArguments,
+    SFTTaskArguments,
     build_pretraining_trainer,
+    build_sft_trainer,
 )
 from transformers_cm3leon.training.recipe_utils import train_and_save
 
@@ -81,9 +89,51 @@ def weights_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def build_tiny_pretraining_trainer(processor, args: TrainingArguments):
+    """Pretraining a new tiny model on 32 captioned images (pre-tokenized)."""
+    offset, length = processor.image_processor.image_token_offset, processor.image_processor.image_seq_length
+    documents = datasets.Dataset.from_list(
+        [{"text": TINY_CORPUS[i % 8], "image": [offset + (i + j) % 32 for j in range(length)]} for i in range(32)]
+    )
+    return build_pretraining_trainer(
+        ModelArguments(config_name="cm3leon-350m", config_overrides=TINY_OVERRIDES),
+        DataArguments(),
+        CM3Arguments(block_size=32),
+        RetrievalArguments(),
+        args,
+        processor=processor,
+        train_dataset=documents,
+    )
+
+
+def build_sft_lora_trainer(processor, args: TrainingArguments):
+    """LoRA (rank 4) SFT of a tiny model on 32 VQA rows, loss on the whole sequence."""
+    offset, length = processor.image_processor.image_token_offset, processor.image_processor.image_seq_length
+    rows = {
+        "question": [f"what colour is {i}?" for i in range(32)],
+        "answer": [("red", "blue")[i % 2] for i in range(32)],
+        "image_token_ids": [[offset + (i + j) % 32 for j in range(length)] for i in range(32)],
+    }
+    config = CM3LeonConfig.from_preset(
+        "cm3leon-350m", **TINY_OVERRIDES, **token_layout(processor.tokenizer), image_seq_length=length
+    )
+    torch.manual_seed(0)
+    return build_sft_trainer(
+        ModelArguments(),
+        SFTArguments(),
+        CM3Arguments(block_size=64, objective="causal"),
+        LoraArguments(use_lora=True, lora_r=4),
+        args,
+        [SFTTaskArguments(name="vqa", template="vqa_answer", dataset=datasets.Dataset.from_dict(rows))],
+        model=CM3LeonForCausalLM(config),
+        processor=processor,
+    )
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir")
+    parser.add_argument("--recipe", choices=["pretraining", "sft-lora"], default="pretraining")
     parser.add_argument("--parallelism", choices=sorted(PARALLELISM_ARGUMENTS), default="ddp")
     parser.add_argument("--allow-fsdp-on-cpu", action="store_true")
     parser.add_argument("--max-steps", type=int, default=4)
@@ -98,10 +148,6 @@ def main() -> None:
         allow_fsdp_on_cpu()
     torch.set_num_threads(1)
     processor = get_tiny_cm3leon_processor()
-    offset, length = processor.image_processor.image_token_offset, processor.image_processor.image_seq_length
-    documents = datasets.Dataset.from_list(
-        [{"text": TINY_CORPUS[i % 8], "image": [offset + (i + j) % 32 for j in range(length)]} for i in range(32)]
-    )
     saving = {"save_strategy": "no"}
     if arguments.save_steps is not None:
         saving = {"save_strategy": "steps", "save_steps": arguments.save_steps}
@@ -120,16 +166,9 @@ def main() -> None:
         **saving,
         **PARALLELISM_ARGUMENTS[arguments.parallelism],
     )
-    # The recipe refuses an FSDP request that accelerate did not honour (on CPU), so an FSDP run never measures DDP.
-    trainer, report = build_pretraining_trainer(
-        ModelArguments(config_name="cm3leon-350m", config_overrides=TINY_OVERRIDES),
-        DataArguments(),
-        CM3Arguments(block_size=32),
-        RetrievalArguments(),
-        args,
-        processor=processor,
-        train_dataset=documents,
-    )
+    # The recipes refuse an FSDP request that accelerate did not honour (on CPU): an FSDP run never measures DDP.
+    build_trainer = build_sft_lora_trainer if arguments.recipe == "sft-lora" else build_tiny_pretraining_trainer
+    trainer, report = build_trainer(processor, args)
     batches = []
     collate = trainer.data_collator.torch_call
 
@@ -149,6 +188,8 @@ def main() -> None:
     }
     with open(os.path.join(arguments.output_dir, f"rank{args.process_index}.json"), "w") as handle:
         json.dump(record, handle)
+    torch.distributed.barrier()  # no rank tears the process group down while another still talks to it
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
