@@ -177,6 +177,15 @@ class RetrievalArguments:
     max_relevance: float | None = field(default=0.9, metadata={"help": "Drop candidates scoring above this."})
     query_dropout: float = field(default=0.2, metadata={"help": "Fraction of query words dropped (the paper: 0.2)."})
 
+    def example_builder_kwargs(self) -> dict:
+        """These settings as `RetrievalAugmentedExampleBuilder` keyword arguments."""
+        return {
+            "num_retrieved": self.num_retrieved,
+            "num_candidates": self.num_retrieval_candidates,
+            "max_relevance": self.max_relevance,
+            "query_dropout": self.query_dropout,
+        }
+
 
 @dataclass
 class SFTArguments:
