@@ -12,7 +12,7 @@ Input (as downloaded from Meta):
 Output: a folder that `CM3LeonForCausalLM.from_pretrained` and `CM3LeonProcessor.from_pretrained` load, with the
 language model as sharded safetensors, the tokenizer, the image processor with the full VQ model (decoder
 included, so the folder generates images), Chameleon's decoding defaults and a model card. The processor is saved
-with `layout="chameleon"`: its prompts start with `<s>` and wrap images as `<racm3:break> image <eoss>`, as Chameleon
+with `sequence_format="chameleon"`: its prompts start with `<s>` and wrap images as `<racm3:break> image <eoss>`, as Chameleon
 was trained.
 
 What the conversion does to the weights:
@@ -53,7 +53,7 @@ from transformers_cm3leon.conversion_utils import (
     build_processor,
     check_keys,
     check_shape,
-    embedding_token_layout,
+    embedding_special_token_ids,
     expected_state_dict_shapes,
     load_chameleon_tokenizer,
     load_taming_vqgan,
@@ -275,7 +275,7 @@ def build_config(params: dict, layout: MetaLayout, tokenizer, image_seq_length: 
     rope_theta = float(params.get("rope_theta", 10000.0))
     warn_if_qk_norm_eps_differs(float(params.get("norm_eps", 1e-5)))
     return CM3LeonConfig(
-        **embedding_token_layout(tokenizer, layout.vocab_size),
+        **embedding_special_token_ids(tokenizer, layout.vocab_size),
         block_type="chameleon",
         hidden_act="silu",
         hidden_size=layout.dim,
@@ -328,7 +328,7 @@ def convert_chameleon(
     dtype = resolve_dtype(dtype) or shards[0]["tok_embeddings.weight"].dtype
 
     vq_model = load_taming_vqgan(tokenizer_dir / "vqgan.ckpt", tokenizer_dir / "vqgan.yaml")
-    processor = build_processor(tokenizer, vq_model, layout="chameleon")
+    processor = build_processor(tokenizer, vq_model, sequence_format="chameleon")
     config = build_config(params, layout, tokenizer, image_seq_length=vq_model.config.grid_size**2)
     config.dtype = dtype
 

@@ -10,7 +10,7 @@ images), so:
 
 - with `--vqgan-ckpt` (Meta's `tokenizer/vqgan.ckpt`, and optionally `--vqgan-yaml`), the full VQ model is taken from
   that checkpoint, after checking that its encoder equals the one in the transformers checkpoint; the folder then
-  generates images, and its processor is saved with `layout="chameleon"` (Chameleon's prompts: `<s>` first, images
+  generates images, and its processor is saved with `sequence_format="chameleon"` (Chameleon's prompts: `<s>` first, images
   wrapped as `<racm3:break> image <eoss>`);
 - without it, the folder holds the language model and the tokenizer only (no `image_tokenizer/`, no processor): it
   handles text, and the script and the model card say that it cannot turn images into tokens or tokens into images.
@@ -40,7 +40,7 @@ from transformers_cm3leon.conversion_utils import (
     add_output_arguments,
     build_processor,
     check_keys,
-    embedding_token_layout,
+    embedding_special_token_ids,
     expected_state_dict_shapes,
     load_chameleon_tokenizer,
     load_taming_vqgan,
@@ -52,7 +52,7 @@ from transformers_cm3leon.conversion_utils import (
 )
 from transformers_cm3leon.model_card import CHAMELEON_LICENSE
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
-from transformers_cm3leon.tokenization_cm3leon import IMAGE_TOKEN_PREFIX, image_token_code, token_layout
+from transformers_cm3leon.tokenization_cm3leon import IMAGE_TOKEN_PREFIX, image_token_code, special_token_ids
 
 logger = logging.getLogger("convert_hf_chameleon_to_cm3leon")
 
@@ -96,7 +96,7 @@ def build_config(hf_config: ChameleonConfig, tokenizer, image_seq_length: int) -
     head_dim = hf_config.hidden_size // hf_config.num_attention_heads
     warn_if_qk_norm_eps_differs(hf_config.rms_norm_eps)
     return CM3LeonConfig(
-        **embedding_token_layout(tokenizer, hf_config.vocab_size),
+        **embedding_special_token_ids(tokenizer, hf_config.vocab_size),
         block_type="chameleon",
         hidden_act=hf_config.hidden_act,
         hidden_size=hf_config.hidden_size,
@@ -120,7 +120,7 @@ def check_vocabulary_map(hf_config: ChameleonConfig, tokenizer) -> None:
     """The config's `vocabulary_map` (what transformers' Chameleon uses) must give the same image-token ids."""
     if not hf_config.vocabulary_map:
         return
-    layout = token_layout(tokenizer)
+    layout = special_token_ids(tokenizer)
     for name, token_id in hf_config.vocabulary_map.items():
         if name.startswith(IMAGE_TOKEN_PREFIX):
             expected = layout["image_token_offset"] + image_token_code(name)
@@ -235,7 +235,7 @@ def convert_hf_chameleon(
             vq_config = vq_config_from_taming(vqgan_yaml) if vqgan_yaml is not None else vq_config_from_hf(hf_config)
             vq_model = load_taming_vqgan(vqgan_ckpt, vq_config)
             check_vq_encoder(vq_model, handles, str(vqgan_ckpt))
-            processor = build_processor(tokenizer, vq_model, layout="chameleon")
+            processor = build_processor(tokenizer, vq_model, sequence_format="chameleon")
             image_seq_length = vq_model.config.grid_size**2
         else:
             logger.warning(NO_IMAGE_TOKENIZER_WARNING)

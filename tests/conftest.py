@@ -1,9 +1,15 @@
+import os
+import sys
+
 import pytest
 import torch
 from transformers import pipeline
 
-from transformers_cm3leon.generation_cm3leon import text_generation_config
+from transformers_cm3leon.generation import text_generation_config
 from transformers_cm3leon.testing_utils import get_tiny_cm3leon
+
+# The recipes of the shipped models (recipes/cm3leon_emoji, recipes/cm3leon_mini) are importable as packages.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes"))
 
 # Tiny test models are dominated by per-op overhead: one thread is faster than two and keeps timings stable on a
 # shared 2-core CI machine.

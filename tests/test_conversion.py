@@ -35,7 +35,7 @@ from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
 from transformers_cm3leon.modeling_cm3leon_vq import CM3LeonVQModel
 from transformers_cm3leon.processing_cm3leon import CM3LeonProcessor
-from transformers_cm3leon.tokenization_cm3leon import image_token_name, token_layout
+from transformers_cm3leon.tokenization_cm3leon import image_token_name, special_token_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -374,7 +374,7 @@ def test_meta_conversion_qk_norm_is_per_shard_and_per_head(chameleon_download, c
 def test_meta_conversion_tokenizer_and_token_layout(converted):
     folder = converted["7b"]
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    layout = token_layout(tokenizer)
+    layout = special_token_ids(tokenizer)
     assert layout == {
         "vocab_size": VOCAB_SIZE,
         "image_token_offset": 4,
@@ -419,9 +419,9 @@ def test_meta_conversion_image_tokenizer_has_decoder_and_matches_checkpoint(cham
 
 def test_meta_conversion_processor_prompts_in_chameleon_layout(converted):
     folder = converted["7b"]
-    assert json.loads((folder / "processor_config.json").read_text())["layout"] == "chameleon"
+    assert json.loads((folder / "processor_config.json").read_text())["sequence_format"] == "chameleon"
     processor = CM3LeonProcessor.from_pretrained(folder)
-    assert processor.layout == "chameleon"
+    assert processor.sequence_format == "chameleon"
     ph, a = processor.tokenizer.convert_tokens_to_ids(["ph", "a"])
     # Meta's inference: a prompt starts with <s>, the model draws after <racm3:break>, an image is <break> ... <eoss>.
     assert processor.text_to_image_prompt("pha") == [0, ph, a, BREAK_ID]
@@ -443,11 +443,7 @@ def test_meta_conversion_generation_config_and_card(converted):
     from transformers import pipeline
 
     pipe = pipeline("text-to-image", model=str(folder))
-    assert {k: pipe._forward_params[k] for k in ("guidance_scale", "temperature", "top_p")} == {
-        "guidance_scale": 3.0,
-        "temperature": 0.7,
-        "top_p": 0.9,
-    }
+    assert pipe.generation_config().to_dict() == {"guidance_scale": 3.0, "temperature": 0.7, "top_p": 0.9}
     assert generation.eos_token_id == [2, BREAK_ID] and generation.pad_token_id == 1 and generation.bos_token_id == 0
     card = ModelCard.load(folder / "README.md")
     data = card.data
@@ -680,7 +676,7 @@ def test_hf_conversion_matches_transformers_chameleon(chameleon_download, hf_cha
     assert torch.equal(processor.image_processor.vq_model.encode(pixels) + 4, hf_ids)
     images = processor.image_processor.token_ids_to_images(hf_ids)
     assert len(images) == 2 and images[0].size == (16, 16)
-    assert processor.layout == "chameleon" and processor.unconditional_prompt() == [0, BREAK_ID]
+    assert processor.sequence_format == "chameleon" and processor.unconditional_prompt() == [0, BREAK_ID]
 
 
 def test_hf_conversion_without_vqgan_is_text_only_and_says_so(hf_chameleon, tmp_path, caplog):
@@ -689,7 +685,7 @@ def test_hf_conversion_without_vqgan_is_text_only_and_says_so(hf_chameleon, tmp_
     assert "has NO image tokenizer" in caplog.text
     assert not (out / "image_tokenizer").exists() and not (out / "processor_config.json").exists()
     tokenizer = AutoTokenizer.from_pretrained(out)
-    assert token_layout(tokenizer)["image_token_offset"] == 4
+    assert special_token_ids(tokenizer)["image_token_offset"] == 4
     model = CM3LeonForCausalLM.from_pretrained(out)
     with torch.no_grad():
         logits = model(TOKENS[None]).logits

@@ -268,7 +268,7 @@ def test_resuming_with_other_settings_or_prompts_is_refused(text_to_image, promp
 
 def test_a_run_that_finished_nothing_does_not_bind_its_directory(text_to_image, prompts_csv, tmp_path):
     # top_k=33 is only checked by generate_images (the tiny image vocabulary has 32 codes), at the first batch.
-    with pytest.raises(ValueError, match=r"`top_k` must be an integer in \[1, image_vocab_size=32\]"):
+    with pytest.raises(ValueError, match=r"`top_k` must be an integer in \[1, 32\], got int 33"):
         run_text_to_image_eval(image_config(tmp_path, prompts_csv, num_prompts=2, top_k=33), pipeline=text_to_image)
     results = run_text_to_image_eval(
         image_config(tmp_path, prompts_csv, num_prompts=2, top_k=8), pipeline=text_to_image

@@ -7,18 +7,18 @@ import torch
 from PIL import Image
 from transformers import TopPLogitsWarper
 
-from transformers_cm3leon.generation_cm3leon import (
+from transformers_cm3leon import unconditional_input_ids
+from transformers_cm3leon.generation import (
     ContrastiveTopKLogitsProcessor,
     ImageTokenSampler,
     InBatchCFGLogitsProcessor,
     InBatchInstructCFGLogitsProcessor,
     draw_uniforms,
-    image_logits,
-    rerank_images,
     sample_from_logits,
     text_generation_config,
-    unconditional_input_ids,
 )
+from transformers_cm3leon.generation.decoding import image_logits
+from transformers_cm3leon.pipelines.reranking import rerank_images
 from transformers_cm3leon.testing_utils import get_tiny_clip, get_tiny_cm3leon
 
 PROMPTS = ["a red circle", "a drawing of a blue square in the top left corner"]

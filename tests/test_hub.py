@@ -33,6 +33,10 @@ PROCESSOR_FILES = {
     "tokenizer_config.json",
     "image_tokenizer/config.json",
     "image_tokenizer/model.safetensors",
+    # The chat templates of the CM3Leon format.
+    "chat_template.jinja",
+    "additional_chat_templates/image_editing.jinja",
+    "additional_chat_templates/text_to_image.jinja",
 }
 MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors"}
 EVAL_RESULTS = [

@@ -9,8 +9,9 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from transformers_cm3leon.mini import digits, has_default_model, shapes  # noqa: E402
-from transformers_cm3leon.mini.bank import CaptionBankRetriever  # noqa: E402
+from cm3leon_mini import digits, shapes  # noqa: E402
+from cm3leon_mini.bank import CaptionBankRetriever  # noqa: E402
+from cm3leon_mini.mini_model import has_default_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def digit_splits():
 
 @pytest.fixture(scope="module")
 def classifier(digit_splits):
-    from transformers_cm3leon.mini.classifier import DigitClassifier
+    from cm3leon_mini.classifier import DigitClassifier
 
     return DigitClassifier(digit_splits[0])
 
@@ -149,9 +150,9 @@ def test_bank_ranks_same_content_first_and_scores_like_the_paper():
 
 # -- training data layouts ----------------------------------------------------------------------------------------------
 def test_infill_rows_are_the_processor_prompts_followed_by_the_answer(digit_splits):
+    from cm3leon_mini.train import MiniRecipe, infill_rows
     from PIL import Image
 
-    from transformers_cm3leon.mini.train import MiniRecipe, infill_rows
     from transformers_cm3leon.testing_utils import get_tiny_cm3leon_processor
 
     processor = get_tiny_cm3leon_processor()
@@ -210,7 +211,7 @@ def test_augment_digit_is_seeded_keeps_the_identity_and_the_digit(digit_splits, 
 
 
 def test_recipe_refuses_bad_augmentation_settings():
-    from transformers_cm3leon.mini.train import MiniRecipe
+    from cm3leon_mini.train import MiniRecipe
 
     with pytest.raises(ValueError, match="digit_augmentations"):
         MiniRecipe(digit_augmentations=-1)
@@ -219,7 +220,8 @@ def test_recipe_refuses_bad_augmentation_settings():
 
 
 def test_evaluator_measures_a_tiny_random_model():
-    from transformers_cm3leon.mini.evaluate import MiniEvaluator
+    from cm3leon_mini.evaluate import MiniEvaluator
+
     from transformers_cm3leon.testing_utils import get_tiny_cm3leon
 
     model, processor = get_tiny_cm3leon()
@@ -241,7 +243,7 @@ requires_weights = pytest.mark.skipif(not has_default_model(), reason="CM3Leon-M
 
 @requires_weights
 def test_shipped_model_draws_the_requested_digit(classifier):
-    from transformers_cm3leon.mini import RECOMMENDED_GENERATION, load_default
+    from cm3leon_mini.mini_model import RECOMMENDED_GENERATION, load_default
 
     model, processor = load_default()
     prompt = processor.pad([processor.text_to_image_prompt("a handwritten digit seven")], return_tensors="pt")
@@ -264,9 +266,8 @@ def test_shipped_model_draws_the_requested_digit(classifier):
 
 @requires_weights
 def test_shipped_model_captions_held_out_digits(digit_splits):
+    from cm3leon_mini.mini_model import load_default
     from PIL import Image
-
-    from transformers_cm3leon.mini import load_default
 
     model, processor = load_default()
     _, held_out = digit_splits
@@ -281,9 +282,8 @@ def test_shipped_model_captions_held_out_digits(digit_splits):
 
 @requires_weights
 def test_text_to_image_pipeline_loads_the_shipped_folder():
+    from cm3leon_mini.mini_model import RECOMMENDED_GENERATION, default_model_path
     from transformers import pipeline
-
-    from transformers_cm3leon.mini import RECOMMENDED_GENERATION, default_model_path
 
     pipe = pipeline("text-to-image", model=default_model_path())
     generator = torch.Generator().manual_seed(0)
@@ -295,9 +295,9 @@ def test_text_to_image_pipeline_loads_the_shipped_folder():
 
 
 def test_half_precision_storage_halves_the_files_and_loads_in_float32(tmp_path):
+    from cm3leon_mini.train import store_weights_in_half_precision
     from safetensors import safe_open
 
-    from transformers_cm3leon.mini.train import store_weights_in_half_precision
     from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
     from transformers_cm3leon.processing_cm3leon import CM3LeonProcessor
     from transformers_cm3leon.testing_utils import get_tiny_cm3leon
@@ -331,9 +331,8 @@ def test_half_precision_storage_halves_the_files_and_loads_in_float32(tmp_path):
 def test_shipped_weights_are_stored_in_float16():
     import os
 
+    from cm3leon_mini.mini_model import default_model_path
     from safetensors import safe_open
-
-    from transformers_cm3leon.mini import default_model_path
 
     for name in ("model.safetensors", os.path.join("image_tokenizer", "model.safetensors")):
         with safe_open(os.path.join(default_model_path(), name), framework="pt") as handle:
@@ -341,18 +340,19 @@ def test_shipped_weights_are_stored_in_float16():
 
 
 def test_default_model_path_explains_missing_weights(monkeypatch, tmp_path):
-    import transformers_cm3leon.mini as mini
+    import cm3leon_mini.mini_model as mini
 
     monkeypatch.setattr(mini, "WEIGHTS_DIR", str(tmp_path))
     assert not mini.has_default_model()
-    with pytest.raises(FileNotFoundError, match="mini.train --ship"):
+    with pytest.raises(FileNotFoundError, match="cm3leon_mini/train.py --ship"):
         mini.default_model_path()
 
 
 @pytest.mark.slow
 def test_training_command_runs_every_stage(tmp_path):
-    from transformers_cm3leon.mini import RECOMMENDED_GENERATION
-    from transformers_cm3leon.mini.train import main
+    from cm3leon_mini.mini_model import RECOMMENDED_GENERATION
+    from cm3leon_mini.train import main
+
     from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
     from transformers_cm3leon.processing_cm3leon import CM3LeonProcessor
 

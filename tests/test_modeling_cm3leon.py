@@ -169,7 +169,7 @@ def test_chameleon_block_structure():
     assert attn.k_proj.out_features == 2 * 8  # 2 KV heads of 8
     assert tuple(attn.q_norm.weight.shape) == (4, 8) and tuple(attn.k_norm.weight.shape) == (2, 8)
     assert hasattr(model.model.layers[0].mlp, "gate_proj")
-    assert not hasattr(model.model, "embed_positions")
+    assert model.model.embed_positions is None
     assert model.lm_head.weight is not model.model.embed_tokens.weight
 
 

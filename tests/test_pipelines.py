@@ -16,6 +16,7 @@ import torch
 from transformers import Swin2SRConfig, Swin2SRForImageSuperResolution, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from transformers_cm3leon import unconditional_input_ids
 from transformers_cm3leon.pipelines import (
     PIPELINE_TASKS,
     CM3LeonImageEditingPipeline,
@@ -115,15 +116,16 @@ def test_register_pipelines_is_idempotent(monkeypatch):
 
 @pytest.mark.parametrize("task", ["text-to-image", "image-editing"])
 def test_pipeline_without_a_model_uses_the_shipped_model_or_is_a_clear_error(task, monkeypatch):
-    from transformers_cm3leon import mini
+    from transformers_cm3leon import default_model
 
-    if mini.has_default_model():
+    if default_model.has_default_model():
         pipe = pipeline(task)
-        assert pipe.model.name_or_path == mini.default_model_path()
-        assert pipe._forward_params["guidance_scale"] == 1.0  # the decoding measured best for CM3Leon-Mini
-    # An installation without CM3Leon-Mini's weights: a clear error, not transformers' bare KeyError.
+        assert pipe.model.name_or_path == default_model.default_model_path()
+        declared = pipe.model.generation_config.image_generation_defaults[task]
+        assert pipe.generation_config().to_dict() == declared  # the decoding measured best for the default model
+    # An installation without the default model's weights: a clear error, not transformers' bare KeyError.
     entries = {name: PIPELINE_REGISTRY.supported_tasks.pop(name) for name in PIPELINE_TASKS}
-    monkeypatch.setattr(mini, "has_default_model", lambda: False)
+    monkeypatch.setattr(default_model, "has_default_model", lambda: False)
     try:
         register_pipelines()
         with pytest.raises(ValueError, match="has no default model: pass one"):
@@ -414,17 +416,15 @@ def test_image_editing_decodes_three_streams_and_returns_images(image_editing, i
     streams = list(zip(*(processor.editing_prompts(input_image, text) for text in instructions)))
     (call,) = calls
     for (ids_name, mask_name), prompts in zip(
-        [
-            ("input_ids", "attention_mask"),
-            ("image_input_ids", "image_attention_mask"),
-            ("negative_input_ids", "negative_attention_mask"),
-        ],
-        streams,
+        [("input_ids", "attention_mask"), ("image_input_ids", "image_attention_mask")], streams
     ):
         expected = left_padded(processor, list(prompts))
         assert torch.equal(call[ids_name], expected["input_ids"])
         assert torch.equal(call[mask_name], expected["attention_mask"])
-    assert "image_guidance_scale" not in call  # the paper's defaults (7.5 / 1.5) are generate_images'
+    # The unconditional stream is the model's own, the one the processor writes.
+    assert "negative_input_ids" not in call and streams[2][0] == unconditional_input_ids(image_editing.model.config)
+    # The paper's defaults (7.5 / 1.5) are generate_images'.
+    assert call["generation_config"].image_guidance_scale is None
 
     # The image scale weighs the image-only stream: another scale, other images (same seed).
     default = image_editing(instructions[0], image=input_image, generator=seeded(), output_type="tokens").images
@@ -449,11 +449,13 @@ def test_image_editing_takes_one_image_per_instruction(image_editing, input_imag
     assert output.images.shape == (2, NUM_IMAGE_TOKENS)
     with pytest.raises(ValueError, match="`image` holds 2 images for 3 prompts"):
         image_editing(["a", "b", "c"], image=images)
-    with pytest.raises(TypeError, match="`image` must be an image"):
+    with pytest.raises(ValueError, match="`image\\[0\\]`='not an image' could not be loaded as an image"):
         image_editing("make it blue", image="not an image")
+    with pytest.raises(TypeError, match="`image` must be an image"):
+        image_editing("make it blue", image=3)
     with pytest.raises(TypeError, match="unexpected argument `negative_prompt`"):
         image_editing("make it blue", image=input_image, negative_prompt="blurry")
-    with pytest.raises(TypeError, match="unexpected argument `decoding_strategy`"):
+    with pytest.raises(ValueError, match="image editing \\(three streams\\) supports 'sample' only"):
         image_editing("make it blue", image=input_image, decoding_strategy="cd-k")
 
 
@@ -503,33 +505,55 @@ def image_text_to_text(model_folder):
     return pipeline("image-text-to-text", model=model_folder, device="cpu")
 
 
+def _message(image, question=None):
+    content = [{"type": "image", "image": image}]
+    if question is not None:
+        content.append({"type": "text", "text": question})
+    return [{"role": "user", "content": content}]
+
+
 @pytest.mark.parametrize(
-    "markup, prompt",
+    "question, markup, prompt",
     [
         # Captioning by infilling: `</s> <sentinel:0> <break> image <sentinel:0>`, the caption ends at <eoss>.
-        ("</s><sentinel:0><racm3:break><image><sentinel:0>", lambda p, image: p.captioning_prompt(image)),
+        (None, "</s><sentinel:0><racm3:break><image><sentinel:0>", lambda p, image: p.captioning_prompt(image)),
         # VQA, the paper's SFT template with the answer infilled.
         (
+            "what colour is the circle?",
             "</s>Question: what colour is the circle? Answer:<sentinel:0><racm3:break><image><sentinel:0>",
             lambda p, image: p.vqa_prompt(image, "what colour is the circle?"),
         ),
     ],
     ids=["captioning", "vqa"],
 )
-def test_image_text_to_text_pipeline_writes_what_generate_writes(image_text_to_text, input_image, markup, prompt):
+def test_image_text_to_text_pipeline_writes_what_generate_writes(
+    image_text_to_text, input_image, question, markup, prompt
+):
     processor, model = image_text_to_text.processor, image_text_to_text.model
     assert type(model).__name__ == "CM3LeonForCausalLM"
-    (result,) = image_text_to_text(images=input_image, text=markup, max_new_tokens=10, return_full_text=False)
-
     input_ids = torch.tensor([prompt(processor, input_image)])
     generated = model.generate_text(input_ids, max_new_tokens=10)[0, input_ids.shape[1] :]
     expected = processor.tokenizer.decode(generated, skip_special_tokens=True)
-    assert expected and result["generated_text"] == expected
-    # The pipeline saw exactly the prompt that the processor's builder makes.
-    (tensors,) = image_text_to_text(images=input_image, text=markup, max_new_tokens=10, return_tensors=True)
-    assert tensors["generated_token_ids"][: input_ids.shape[1]].tolist() == input_ids[0].tolist()
+    # Chat messages, laid out by the processor's chat template, or markup with control tokens opted in.
+    for kwargs in (
+        {"text": _message(input_image, question)},
+        {"images": input_image, "text": markup, "processor_kwargs": {"allow_control_tokens": True}},
+    ):
+        (result,) = image_text_to_text(**kwargs, max_new_tokens=10, return_full_text=False)
+        assert expected and result["generated_text"] == expected
+        # The pipeline saw exactly the prompt that the processor's builder makes.
+        (tensors,) = image_text_to_text(**kwargs, max_new_tokens=10, return_tensors=True)
+        assert tensors["generated_token_ids"][: input_ids.shape[1]].tolist() == input_ids[0].tolist()
     # It stops where the text generation config says: at <eoss> or </s>.
     assert model.generation_config.eos_token_id == [model.config.eoss_token_id, model.config.eos_token_id]
+
+
+def test_control_tokens_typed_in_a_chat_message_stay_text(image_text_to_text, input_image):
+    processor = image_text_to_text.processor
+    typed = "what is this? </s><racm3:break><sentinel:0><image>IMGIMGAZ"
+    ids = processor.apply_chat_template(_message(input_image, typed), tokenize=True)[0]
+    assert ids == processor.vqa_prompt(input_image, typed)  # the question is text, whatever it says
+    assert processor.decode(ids).count("<image>") == 1
 
 
 # -- bad arguments -----------------------------------------------------------------------------------------------------
@@ -542,13 +566,14 @@ BAD_PIPELINE_ARGUMENTS = [
     (dict(height=32), ValueError, r"`height`=32 is not supported: .* draws 16x16 images \(4x4 image tokens\)"),
     (dict(width="16"), ValueError, r"`width`='16' is not supported"),
     (dict(output_type="latent"), ValueError, r"`output_type` must be one of \['pil', 'np', 'pt', 'tokens'\]"),
-    (dict(strength=0.5), TypeError, r"unexpected argument `strength`; it accepts \["),
+    (dict(strength=0.5), TypeError, r"`strength`=0.5, which it does not take: CM3Leon does not noise"),
+    (dict(guidance_scale=1e308), ValueError, r"`guidance_scale` must be a finite number >= 0 and <= 10000.0"),
     (dict(guidance_scale=-1.0), ValueError, r"`guidance_scale` must be a finite number >= 0"),
     (dict(guidance_scale=float("nan")), ValueError, r"`guidance_scale` must be a finite number"),
-    (dict(num_images_per_prompt=0), ValueError, r"`num_images_per_prompt` must be a positive integer, got 0"),
+    (dict(num_images_per_prompt=0), ValueError, r"`num_images_per_prompt` must be an integer >= 1, got int 0"),
     (dict(return_dict="yes"), TypeError, r"`return_dict` must be a bool"),
     (dict(rerank=2), ValueError, r"`rerank`=2 scores candidates with CLIP: pass `clip_model=`"),
-    (dict(rerank=0), ValueError, r"`rerank` must be a positive integer"),
+    (dict(rerank=0), ValueError, r"`rerank` must be an integer >= 1"),
     (dict(clip_model="openai/clip-vit-large-patch14"), ValueError, r"pass `rerank` > 1"),
     (dict(clip_model=object(), rerank=2), TypeError, r"`clip_model` must be a CLIP-like model"),
     (dict(negative_prompt="blurry", guidance_scale=1.0), ValueError, r"guidance_scale=1 .* turns off"),
@@ -562,11 +587,15 @@ BAD_PIPELINE_ARGUMENTS = [
 ]
 # The decoding arguments go to `generate_images`, which checks them all before sampling anything.
 BAD_DECODING_ARGUMENTS = [
-    (dict(top_p=1.5), ValueError, r"`top_p` must be a number in \(0, 1\]"),
+    (dict(top_p=1.5), ValueError, r"`top_p` must be a finite number > 0 and <= 1, got float 1.5"),
     (dict(decoding_strategy="beam"), ValueError, r"`decoding_strategy` must be one of"),
     (dict(temperature=0), ValueError, r"`temperature` must be a finite number > 0"),
     (dict(cd_alpha=0.5), ValueError, r"`cd_top_k` / `cd_alpha` set CD-K"),
-    (dict(generator=[seeded(), seeded()]), ValueError, r"`generator` has 2 generators; pass one per prompt \(1\)"),
+    (
+        dict(generator=[seeded(), seeded()]),
+        ValueError,
+        r"`generator` has 2 generators; pass one, one per prompt \(1\)",
+    ),
 ]
 
 
@@ -592,7 +621,9 @@ def test_bad_prompts_and_rerank_generators_raise_clear_errors(text_to_image, tin
         text_to_image([])
     with pytest.raises(TypeError, match=r"`prompt` must be a string"):
         text_to_image(["a cat", 3])
-    with pytest.raises(ValueError, match=r"With `rerank`, pass one generator or one per prompt \(2\); got 4"):
+    with pytest.raises(
+        ValueError, match=r"`generator` has 4 generators; pass one, one per prompt \(2\) \(with `rerank`"
+    ):
         text_to_image(
             PROMPTS,
             num_images_per_prompt=2,
@@ -615,8 +646,9 @@ def test_a_models_declared_decoding_defaults_apply_under_the_users_arguments(mon
     calls = _spy_on_generate_images(pipe, monkeypatch)
     pipe("a cat", generator=seeded(), output_type="tokens")
     pipe("a cat", generator=seeded(), output_type="tokens", guidance_scale=3.0)
-    assert (calls[0]["guidance_scale"], calls[0]["temperature"]) == (1.0, 0.8)  # pipeline(...) argument wins
-    assert (calls[1]["guidance_scale"], calls[1]["temperature"]) == (3.0, 0.8)  # call argument wins
+    settings = [call["generation_config"] for call in calls]
+    assert (settings[0].guidance_scale, settings[0].temperature) == (1.0, 0.8)  # pipeline(...) argument wins
+    assert (settings[1].guidance_scale, settings[1].temperature) == (3.0, 0.8)  # call argument wins
 
     model.generation_config.image_generation_defaults = {"text-to-image": {"num_inference_steps": 50}}
     with pytest.raises(TypeError, match="num_inference_steps"):

@@ -124,7 +124,9 @@ def test_init_checks_argument_types(processor):
 
 def test_processor_without_vq_model_handles_text(processor):
     text_only = CM3LeonProcessor(CM3LeonImageProcessor(size=16), processor.tokenizer)
-    assert text_only("</s>a cat<racm3:break>").input_ids == [[EOS, *text_ids(processor, "a cat"), BREAK]]
+    assert text_only("</s>a cat<racm3:break>", allow_control_tokens=True).input_ids == [
+        [EOS, *text_ids(processor, "a cat"), BREAK]
+    ]
     assert text_only.text_to_image_prompt("a cat") == processor.text_to_image_prompt("a cat")
     with pytest.raises(ValueError, match="no VQ image tokenizer attached"):
         text_only("<image>", images=[random_image(0)])
@@ -134,7 +136,7 @@ def test_processor_without_vq_model_handles_text(processor):
 
 
 def test_call_replaces_each_placeholder_by_image_ids(processor, images):
-    batch = processor(text="</s>a cat<racm3:break><image></s>", images=images[0])
+    batch = processor(text="</s>a cat<racm3:break><image></s>", images=images[0], allow_control_tokens=True)
     cat, image = text_ids(processor, "a cat"), image_ids(processor, images[0])
     assert len(image) == L and all(4 <= i < 20 for i in image)
     assert batch["input_ids"] == [[EOS, *cat, BREAK, *image, EOS]]
@@ -143,11 +145,11 @@ def test_call_replaces_each_placeholder_by_image_ids(processor, images):
 
 
 def test_call_distributes_flat_and_nested_images(processor, images):
-    texts = ["<image>a cat<image>", "a dog<racm3:break><image>"]
+    texts = ["<image>a cat<image>", "a dog<racm3:break><image>"]  # markup: structure by opt-in
     a, b, c = (image_ids(processor, image) for image in images)
     expected = [[*a, *text_ids(processor, "a cat"), *b], [*text_ids(processor, "a dog"), BREAK, *c]]
-    assert processor(text=texts, images=images).input_ids == expected
-    assert processor(text=texts, images=[images[:2], images[2:]]).input_ids == expected
+    assert processor(text=texts, images=images, allow_control_tokens=True).input_ids == expected
+    assert processor(text=texts, images=[images[:2], images[2:]], allow_control_tokens=True).input_ids == expected
     # Placeholders with nothing between them: two images back to back.
     assert processor(text="<image><image>", images=images[:2]).input_ids == [[*a, *b]]
 
@@ -181,19 +183,26 @@ def test_call_input_errors(processor, images):
         processor(text=[1, 2])
     with pytest.raises(TypeError, match="`images\\[0\\]` must be an image"):
         processor(text="<image>", images=["not an image"])
-    with pytest.raises(TypeError, match="unexpected keyword arguments \\['add_special_tokens'\\]"):
+    with pytest.raises(ValueError, match="`add_special_tokens=True`: a CM3Leon processor adds no special tokens"):
         processor(text="a cat", add_special_tokens=True)
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['tokenize'\\]"):
+        processor(text="a cat", tokenize=True)
 
 
-def test_control_tokens_in_markup_but_not_in_content(processor):
-    # __call__ text is markup: control tokens written in it are recognised ...
-    assert processor(text="</s><sentinel:1>").input_ids == [[EOS, 23]]
+def test_control_tokens_only_by_opt_in(processor):
+    # User text is text: control tokens and image-token names typed in it stay text ...
+    typed = processor(text="</s><sentinel:1>IMGIMGAZ<racm3:break>").input_ids[0]
+    assert not set(typed) & {EOS, BREAK, 23, *range(4, 20)}
+    assert processor.decode(typed) == "</s><sentinel:1>IMGIMGAZ<racm3:break>"
+    # ... unless the caller opts in to markup ...
+    assert processor(text="</s><sentinel:1>", allow_control_tokens=True).input_ids == [[EOS, 23]]
     # ... while the builders treat text as content: a literal "</s>" in a prompt stays text.
     ids = processor.text_to_image_prompt("a </s> cat <racm3:break>")
     assert ids[0] == EOS and ids[-1] == BREAK
     assert EOS not in ids[1:-1] and BREAK not in ids[1:-1]
     assert processor.decode(ids[1:-1]) == "a </s> cat <racm3:break>"
-    assert processor(text="</s><sentinel:1>").input_ids == [[EOS, 23]]  # the builder left the tokenizer as it was
+    # the builder left the tokenizer as it was
+    assert processor(text="</s><sentinel:1>", allow_control_tokens=True).input_ids == [[EOS, 23]]
 
 
 # -- padding, labels, lengths ------------------------------------------------------------------------------------------
@@ -233,15 +242,29 @@ def test_unequal_lengths_need_padding_for_tensors(processor):
 
 
 def test_too_long_prompt_is_an_error_unless_truncation(processor, images):
-    ids = processor(text="</s>a cat<racm3:break><image></s>", images=images[0]).input_ids[0]
+    ids = processor(text="</s>a cat<racm3:break><image></s>", images=images[0], allow_control_tokens=True).input_ids[0]
     n = len(ids)
     with pytest.raises(ValueError, match=f"Sequence 0 has {n} tokens, more than `max_length`={n - 1}"):
-        processor(text="</s>a cat<racm3:break><image></s>", images=images[0], max_length=n - 1)
+        processor(
+            text="</s>a cat<racm3:break><image></s>", images=images[0], max_length=n - 1, allow_control_tokens=True
+        )
     # Cutting through the image is refused even with truncation ...
     with pytest.raises(ValueError, match="would cut an image"):
-        processor(text="</s>a cat<racm3:break><image></s>", images=images[0], max_length=n - 2, truncation=True)
+        processor(
+            text="</s>a cat<racm3:break><image></s>",
+            images=images[0],
+            max_length=n - 2,
+            truncation=True,
+            allow_control_tokens=True,
+        )
     # ... but cutting at its end (dropping the final </s>) is allowed.
-    cut = processor(text="</s>a cat<racm3:break><image></s>", images=images[0], max_length=n - 1, truncation=True)
+    cut = processor(
+        text="</s>a cat<racm3:break><image></s>",
+        images=images[0],
+        max_length=n - 1,
+        truncation=True,
+        allow_control_tokens=True,
+    )
     assert cut.input_ids == [ids[:-1]]
     # Cutting inside the text is allowed too.
     assert (
@@ -351,7 +374,7 @@ def test_captioning_prompts(processor, chameleon_style_processor, images):
     assert processor.captioning_prompt(images[0]) == [EOS, S0, BREAK, *a, S0]
     assert processor.captioning_prompt(images[0], mode="infill") == [EOS, S0, BREAK, *a, S0]
     assert processor.captioning_prompt(images[0], mode="continuation") == [EOS, *a, BREAK]
-    with pytest.raises(ValueError, match="`mode` must be 'infill' or 'continuation'"):
+    with pytest.raises(ValueError, match="`mode` must be one of \\['infill', 'continuation'\\]"):
         processor.captioning_prompt(images[0], mode="prefix")
     with pytest.raises(TypeError, match="`image` must be an image"):
         processor.captioning_prompt("a cat")
@@ -532,21 +555,25 @@ def sentinel_free():
 
 @pytest.fixture(scope="module")
 def chameleon(sentinel_free):
-    return CM3LeonProcessor(sentinel_free.image_processor, sentinel_free.tokenizer, layout="chameleon")
+    return CM3LeonProcessor(sentinel_free.image_processor, sentinel_free.tokenizer, sequence_format="chameleon")
 
 
 def test_layout_argument(processor, chameleon, sentinel_free):
-    assert processor.layout == "cm3leon" and sentinel_free.layout == "cm3leon" and chameleon.layout == "chameleon"
+    assert (
+        processor.sequence_format == "cm3leon"
+        and sentinel_free.sequence_format == "cm3leon"
+        and chameleon.sequence_format == "chameleon"
+    )
     assert (chameleon.bos_token_id, chameleon.pad_token_id, chameleon.eos_token_id) == (BOS, PAD, EOS)
     assert (chameleon.eoss_token_id, chameleon.break_token_id, chameleon.image_seq_length) == (C_EOSS, C_BREAK, C_L)
     assert (chameleon.image_token_offset, chameleon.image_vocab_size, chameleon.num_sentinel_tokens) == (4, 32, 0)
     for bad in ("llama", "Chameleon", None, 1):
-        with pytest.raises(ValueError, match=f"`layout` must be one of \\['cm3leon', 'chameleon'\\], got {bad!r}"):
-            CM3LeonProcessor(chameleon.image_processor, chameleon.tokenizer, layout=bad)
+        with pytest.raises(ValueError, match="`sequence_format` must be one of \\['cm3leon', 'chameleon'\\], got"):
+            CM3LeonProcessor(chameleon.image_processor, chameleon.tokenizer, sequence_format=bad)
     tokenizer = copy.deepcopy(chameleon.tokenizer)
     tokenizer.bos_token = None
-    with pytest.raises(ValueError, match="`layout='chameleon'` starts every sequence with <s>.*no `bos_token`"):
-        CM3LeonProcessor(chameleon.image_processor, tokenizer, layout="chameleon")
+    with pytest.raises(ValueError, match="'chameleon' sequence format starts every sequence with <s>.*has none"):
+        CM3LeonProcessor(chameleon.image_processor, tokenizer, sequence_format="chameleon")
 
 
 def test_chameleon_documents(chameleon, images):
@@ -571,7 +598,7 @@ def test_chameleon_documents(chameleon, images):
 def test_chameleon_markup_wraps_each_image(chameleon, images):
     a, b = image_ids(chameleon, images[0]), image_ids(chameleon, images[1])
     cat = text_ids(chameleon, "a red circle")
-    batch = chameleon(text="<s>a red circle<image></s>", images=images[0])
+    batch = chameleon(text="<s>a red circle<image></s>", images=images[0], allow_control_tokens=True)
     assert batch["input_ids"] == [[BOS, *cat, C_BREAK, *a, C_EOSS, EOS]]
     assert batch["input_ids"] == chameleon.encode_documents([["a red circle", images[0]]])["input_ids"]
     assert chameleon(text="<image><image>", images=images[:2]).input_ids == [
@@ -614,11 +641,13 @@ def test_chameleon_captioning_and_no_infilling(chameleon, images):
     a = image_ids(chameleon, images[0])
     assert chameleon.captioning_prompt(images[0]) == [BOS, C_BREAK, *a, C_EOSS]
     assert chameleon.captioning_prompt(images[0], mode="continuation") == [BOS, C_BREAK, *a, C_EOSS]
-    with pytest.raises(ValueError, match="captioning_prompt\\(mode='infill'\\)`.*'chameleon' layout.*'continuation'"):
+    with pytest.raises(
+        ValueError, match="captioning_prompt\\(mode='infill'\\)`.*'chameleon' sequence format.*'continuation'"
+    ):
         chameleon.captioning_prompt(images[0], mode="infill")
-    with pytest.raises(ValueError, match="`vqa_prompt`.*'chameleon' layout.*as markup"):
+    with pytest.raises(ValueError, match="`vqa_prompt`.*'chameleon' sequence format.*chat message"):
         chameleon.vqa_prompt(images[0], "what colour is the circle?")
-    with pytest.raises(ValueError, match="`mode` must be 'infill' or 'continuation'"):
+    with pytest.raises(ValueError, match="`mode` must be one of \\['infill', 'continuation'\\]"):
         chameleon.captioning_prompt(images[0], mode="prefix")
 
 
@@ -667,19 +696,24 @@ def test_chameleon_layout_is_saved_and_reloaded(chameleon, images, tmp_path):
     chameleon.save_pretrained(tmp_path)
     config_path = tmp_path / "processor_config.json"
     saved = json.loads(config_path.read_text())
-    assert saved["layout"] == "chameleon"
+    assert saved["sequence_format"] == "chameleon"
     for reloaded in (CM3LeonProcessor.from_pretrained(tmp_path), AutoProcessor.from_pretrained(tmp_path)):
-        assert reloaded.layout == "chameleon"
+        assert reloaded.sequence_format == "chameleon"
         assert reloaded.text_to_image_prompt("a red circle") == chameleon.text_to_image_prompt("a red circle")
         assert reloaded.editing_prompts(images[0], "make it blue") == chameleon.editing_prompts(
             images[0], "make it blue"
         )
     # An explicit argument wins over the saved setting.
-    assert CM3LeonProcessor.from_pretrained(tmp_path, layout="cm3leon").layout == "cm3leon"
-    # Folders saved before the setting existed load in the CM3Leon layout.
-    config_path.write_text(json.dumps({k: v for k, v in saved.items() if k != "layout"}))
-    assert CM3LeonProcessor.from_pretrained(tmp_path).layout == "cm3leon"
+    assert CM3LeonProcessor.from_pretrained(tmp_path, sequence_format="cm3leon").sequence_format == "cm3leon"
+    # Folders saved before the setting existed load in the CM3Leon format; version 0.1 called it `layout`.
+    without = {k: v for k, v in saved.items() if k != "sequence_format"}
+    config_path.write_text(json.dumps(without))
+    assert CM3LeonProcessor.from_pretrained(tmp_path).sequence_format == "cm3leon"
+    config_path.write_text(json.dumps({**without, "layout": "chameleon"}))
+    assert CM3LeonProcessor.from_pretrained(tmp_path).sequence_format == "chameleon"
     # A bad saved value fails with the allowed values.
-    config_path.write_text(json.dumps({**saved, "layout": "llama"}))
-    with pytest.raises(ValueError, match="`layout` must be one of \\['cm3leon', 'chameleon'\\], got 'llama'"):
+    config_path.write_text(json.dumps({**saved, "sequence_format": "llama"}))
+    with pytest.raises(
+        ValueError, match="`sequence_format` must be one of \\['cm3leon', 'chameleon'\\], got str 'llama'"
+    ):
         CM3LeonProcessor.from_pretrained(tmp_path)

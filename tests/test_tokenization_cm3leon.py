@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""Tests of the CM3Leon tokenizer builder, the image-token naming and `token_layout`."""
+"""Tests of the CM3Leon tokenizer builder, the image-token naming and `special_token_ids`."""
 
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
@@ -12,7 +12,7 @@ from transformers_cm3leon.tokenization_cm3leon import (
     image_token_code,
     image_token_name,
     sentinel_token_name,
-    token_layout,
+    special_token_ids,
 )
 
 CORPUS = [
@@ -31,7 +31,7 @@ def tokenizer():
 
 
 def tokenizer_from_vocab(names: list[str]) -> PreTrainedTokenizerFast:
-    """A word-level tokenizer whose ids are the positions of `names` (to test `token_layout` on any layout)."""
+    """A word-level tokenizer whose ids are the positions of `names` (to test `special_token_ids` on any layout)."""
     backend = Tokenizer(models.WordLevel({name: i for i, name in enumerate(names)}, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(
@@ -93,7 +93,7 @@ def test_tiny_vocabulary_layout(tokenizer):
 
 def test_full_size_vocabulary_layout():
     tokenizer = build_cm3leon_tokenizer(CORPUS, vocab_size=9000)
-    assert token_layout(tokenizer) == {
+    assert special_token_ids(tokenizer) == {
         "vocab_size": len(tokenizer),
         "image_token_offset": 4,
         "image_vocab_size": 8192,
@@ -137,7 +137,7 @@ def test_save_and_reload_through_auto_tokenizer(tokenizer, tmp_path):
     texts = ["</s>Two cats<racm3:break>IMGIMGBFZ<sentinel:0> on a sofa<eoss></s>", "Question: why? Answer: 42"]
     assert reloaded(texts).input_ids == tokenizer(texts).input_ids
     assert reloaded.get_vocab() == tokenizer.get_vocab()
-    assert token_layout(reloaded) == token_layout(tokenizer)
+    assert special_token_ids(reloaded) == special_token_ids(tokenizer)
     assert (reloaded.break_token_id, reloaded.eoss_token_id) == (21, 20)
     assert reloaded.extra_special_tokens == tokenizer.extra_special_tokens
     assert reloaded.model_max_length == 4096
@@ -176,17 +176,17 @@ def test_builder_rejects_bad_corpus():
 
 def test_builder_without_sentinels():
     tokenizer = build_cm3leon_tokenizer(CORPUS, image_vocab_size=16, num_sentinel_tokens=0, vocab_size=300)
-    layout = token_layout(tokenizer)
+    layout = special_token_ids(tokenizer)
     assert (layout["sentinel_token_offset"], layout["num_sentinel_tokens"]) == (None, 0)
     assert (layout["eoss_token_id"], layout["break_token_id"]) == (20, 21)
 
 
-# -- token_layout --------------------------------------------------------------------------------------------------
+# -- special_token_ids --------------------------------------------------------------------------------------------------
 
 
 def test_token_layout_feeds_the_config(tokenizer):
     config = CM3LeonConfig(
-        **token_layout(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
+        **special_token_ids(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
     )
     assert config.vocab_size == len(tokenizer)
     assert list(config.image_token_ids) == list(range(4, 20))
@@ -199,7 +199,7 @@ def test_token_layout_of_a_chameleon_style_vocabulary():
     # Chameleon: <s> <pad> </s> <unk>, image tokens 4.., <eoss>, <racm3:break>, text tokens, no sentinels.
     names = ["<s>", "<pad>", "</s>", "<unk>"] + [image_token_name(c) for c in range(12)]
     names += ["<eoss>", "<racm3:break>", "hello", "world"]
-    layout = token_layout(tokenizer_from_vocab(names))
+    layout = special_token_ids(tokenizer_from_vocab(names))
     assert layout == {
         "vocab_size": 20,
         "image_token_offset": 4,
@@ -236,9 +236,9 @@ TAIL = ["<eoss>", "<racm3:break>"]
 )
 def test_token_layout_errors(names, match):
     with pytest.raises(ValueError, match=match):
-        token_layout(tokenizer_from_vocab(names))
+        special_token_ids(tokenizer_from_vocab(names))
 
 
 def test_token_layout_rejects_non_tokenizers():
     with pytest.raises(TypeError, match="`tokenizer`"):
-        token_layout({"<s>": 0})
+        special_token_ids({"<s>": 0})

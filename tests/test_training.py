@@ -18,7 +18,7 @@ from transformers import TrainerCallback, TrainingArguments
 
 from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM
 from transformers_cm3leon.testing_utils import TINY_CORPUS, TINY_LM_CONFIG, get_tiny_cm3leon_processor
-from transformers_cm3leon.tokenization_cm3leon import token_layout
+from transformers_cm3leon.tokenization_cm3leon import special_token_ids
 from transformers_cm3leon.training import (
     CM3Arguments,
     DataArguments,
@@ -312,7 +312,7 @@ def test_bad_rows_raise_or_are_counted(processor, tmp_path):
 # -- SFT through the command line ---------------------------------------------------------------------------------------
 def test_sft_recipe_from_the_command_line(processor, tmp_path):
     """`cm3leon train sft --config sft.yaml`: two tasks from jsonl files, mixed, LoRA, loss on the output only."""
-    layout = token_layout(processor.tokenizer)
+    layout = special_token_ids(processor.tokenizer)
     config = CM3LeonConfig.from_preset(
         "cm3leon-350m", **TINY_OVERRIDES, **layout, image_seq_length=processor.image_processor.image_seq_length
     )
@@ -451,7 +451,7 @@ def test_retrieval_augmented_pretraining(processor):
 def test_resumable_collator_masks_depend_on_seed_epoch_and_tokens(processor):
     from transformers_cm3leon.training.recipe_utils import ResumableCM3Collator
 
-    config = CM3LeonConfig(**token_layout(processor.tokenizer), **TINY_OVERRIDES)
+    config = CM3LeonConfig(**special_token_ids(processor.tokenizer), **TINY_OVERRIDES)
     rows = [{"input_ids": list(range(100, 164))}, {"input_ids": list(range(200, 264))}]
     collator = ResumableCM3Collator(config, seed=0, poisson_lambda=4.0)
     first = collator(rows)["input_ids"]
@@ -467,7 +467,7 @@ def test_sft_loss_on_output_only(processor):
     their ids; `loss_on="all"` (the paper) leaves the labels to the collator: loss on every token."""
     from transformers_cm3leon.training import LoraArguments, SFTArguments, SFTTaskArguments, build_sft_trainer
 
-    layout = token_layout(processor.tokenizer)
+    layout = special_token_ids(processor.tokenizer)
     config = CM3LeonConfig.from_preset(
         "cm3leon-350m", **TINY_OVERRIDES, **layout, image_seq_length=processor.image_processor.image_seq_length
     )

@@ -31,7 +31,7 @@ from transformers import TrainingArguments
 
 from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM
 from transformers_cm3leon.testing_utils import TINY_CORPUS, TINY_LM_CONFIG, get_tiny_cm3leon_processor
-from transformers_cm3leon.tokenization_cm3leon import token_layout
+from transformers_cm3leon.tokenization_cm3leon import special_token_ids
 from transformers_cm3leon.training import (
     CM3Arguments,
     DataArguments,
@@ -115,7 +115,7 @@ def build_sft_lora_trainer(processor, args: TrainingArguments):
         "image_token_ids": [[offset + (i + j) % 32 for j in range(length)] for i in range(32)],
     }
     config = CM3LeonConfig.from_preset(
-        "cm3leon-350m", **TINY_OVERRIDES, **token_layout(processor.tokenizer), image_seq_length=length
+        "cm3leon-350m", **TINY_OVERRIDES, **special_token_ids(processor.tokenizer), image_seq_length=length
     )
     torch.manual_seed(0)
     return build_sft_trainer(

@@ -4,7 +4,8 @@
 
 Importing the package registers its classes with the Auto classes (`AutoConfig`, `AutoModel`,
 `AutoModelForCausalLM`, `AutoModelForImageTextToText`, `AutoTokenizer`, `AutoImageProcessor`, `AutoProcessor`) and
-its pipeline tasks ("text-to-image", "image-editing") with `transformers.pipeline`.
+its pipeline tasks ("text-to-image", "image-editing", "image-inpainting", "image-text-to-image-text") with
+`transformers.pipeline`.
 """
 
 from transformers import (
@@ -18,17 +19,14 @@ from transformers import (
 )
 
 from .configuration_cm3leon import CM3LEON_PRESETS, CM3LEON_VQ_PRESETS, CM3LeonConfig, CM3LeonVQConfig
-from .generation_cm3leon import (
+from .generation import (
+    CM3LeonImageGenerationConfig,
     CM3LeonImageGenerationMixin,
     CM3LeonImageGenerationOutput,
     ContrastiveTopKLogitsProcessor,
     InBatchCFGLogitsProcessor,
     InBatchInstructCFGLogitsProcessor,
-    RerankOutput,
-    load_clip_reranker,
-    rerank_images,
     text_generation_config,
-    unconditional_input_ids,
 )
 from .hub import save_for_hub
 from .image_processing_cm3leon import IMAGE_TOKENIZER_SUBFOLDER, CM3LeonImageProcessor
@@ -37,10 +35,14 @@ from .modeling_cm3leon import CM3LeonForCausalLM, CM3LeonModel, CM3LeonPreTraine
 from .modeling_cm3leon_vq import CM3LeonVQModel, CM3LeonVQModelOutput, CM3LeonVQPreTrainedModel
 from .pipelines import (
     CM3LeonImageEditingPipeline,
+    CM3LeonImageInpaintingPipeline,
     CM3LeonImagePipelineOutput,
+    CM3LeonInterleavedGenerationPipeline,
+    CM3LeonInterleavedPipelineOutput,
     CM3LeonTextToImagePipeline,
     register_pipelines,
 )
+from .pipelines.reranking import RerankOutput, load_clip_reranker, rerank_images
 from .processing_cm3leon import CM3LeonProcessor
 from .retrieval import (
     CM3LeonMemoryBank,
@@ -52,11 +54,13 @@ from .retrieval import (
     MilvusBackend,
     RetrievedDocument,
 )
+from .sequence_format import SpecialTokenIds, unconditional_input_ids
 from .tokenization_cm3leon import (
     build_cm3leon_tokenizer,
     image_token_code,
     image_token_name,
     sentinel_token_name,
+    special_token_ids,
     token_layout,
 )
 
@@ -80,6 +84,10 @@ __all__ = [
     "CM3LeonConfig",
     "CM3LeonForCausalLM",
     "CM3LeonImageEditingPipeline",
+    "CM3LeonImageGenerationConfig",
+    "CM3LeonImageInpaintingPipeline",
+    "CM3LeonInterleavedGenerationPipeline",
+    "CM3LeonInterleavedPipelineOutput",
     "CM3LeonImageGenerationMixin",
     "CM3LeonImageGenerationOutput",
     "CM3LeonImagePipelineOutput",
@@ -104,6 +112,7 @@ __all__ = [
     "MilvusBackend",
     "RerankOutput",
     "RetrievedDocument",
+    "SpecialTokenIds",
     "build_cm3leon_tokenizer",
     "create_model_card",
     "image_token_code",
@@ -114,6 +123,7 @@ __all__ = [
     "save_for_hub",
     "sentinel_token_name",
     "text_generation_config",
+    "special_token_ids",
     "token_layout",
     "unconditional_input_ids",
     "write_model_card",

@@ -1,45 +1,25 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The `cm3leon` command: `cm3leon generate "a prompt" -o out.png`, and the training / evaluation recipes."""
+"""The commands behind `cm3leon` (whose parser is the top-level `cm3leon_cli` module, light enough for an instant
+`--help`): `generate` runs `pipeline("text-to-image")`; `train` and `eval` run the recipes."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from pathlib import Path
-
-from .evaluation import add_eval_parser
-from .training import add_train_parser
 
 logger = logging.getLogger("transformers_cm3leon")
 
 TINY_RANDOM_WARNING = (
-    "No --model given and this installation has no CM3Leon-Mini weights: using a TINY RANDOM model. "
+    "No --model given and this installation has no default model weights: using a TINY RANDOM model. "
     "The image is noise; pass --model <folder or Hub id> for a real one."
 )
-
-
-def _add_generate_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "generate", help="Generate images from a text prompt.", description="Generate images from a text prompt."
-    )
-    parser.add_argument("prompt", help="The text prompt.")
-    parser.add_argument("-o", "--output", default="cm3leon.png", help="Output PNG path (default: %(default)s).")
-    parser.add_argument(
-        "--model", default=None, help="A CM3Leon folder or Hub id (default: the shipped CM3Leon-Mini)."
-    )
-    parser.add_argument("--negative-prompt", default=None, help="Text for the unconditional guidance stream.")
-    parser.add_argument(
-        "--guidance-scale", type=float, default=None, help="Classifier-free guidance scale (default: the model's)."
-    )
-    parser.add_argument("--num-images", type=int, default=1, help="Images to generate; files get an index suffix.")
-    parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same image).")
-    parser.add_argument("--temperature", type=float, default=None, help="Sampling temperature (default: the model's).")
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda.")
-    parser.set_defaults(func=_run_generate)
+MAX_SEED = 2**63 - 1
+MAX_SIZE = 4096
 
 
 def _output_paths(output: str, count: int) -> list[Path]:
@@ -51,53 +31,120 @@ def _output_paths(output: str, count: int) -> list[Path]:
     return [path.with_name(f"{path.stem}-{index}{path.suffix}") for index in range(count)]
 
 
-def _run_generate(args: argparse.Namespace) -> int:
+def _check_writable(path: Path) -> None:
+    """Fail before generating, not after: the folder of `path` must exist (or be creatable) and be writable."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"`--output` {str(path)!r}: cannot create its folder ({error.strerror}).") from None
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"`--output` {str(path)!r} is not writable.")
+
+
+def _check_generate_arguments(args: argparse.Namespace) -> None:
+    if not args.prompt.strip():
+        raise ValueError('The prompt is empty; write what to draw, e.g. `cm3leon generate "red apple"`.')
+    if args.num_images_per_prompt < 1:
+        raise ValueError(f"`--num-images-per-prompt` must be at least 1, got {args.num_images_per_prompt}.")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"`--seed` must be in [0, 2**63 - 1], got {args.seed}.")
+    if args.size is not None and not 1 <= args.size <= MAX_SIZE:
+        raise ValueError(f"`--size` must be in [1, {MAX_SIZE}] pixels, got {args.size}.")
+    if args.model is not None and _looks_local(args.model) and not Path(args.model).is_dir():
+        raise ValueError(f"`--model` {args.model!r} is not a folder; pass a CM3Leon model folder or a Hub id.")
+
+
+def _looks_local(name: str) -> bool:
+    """A path rather than a Hub id (`org/name`)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1
+
+
+def _device(name: str):
     import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"`--device` {name!r} is not a torch device (e.g. cpu, cuda, cuda:1): {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"`--device` {name!r}: CUDA is not available on this machine.")
+    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise ValueError(f"`--device` {name!r}: use cpu, cuda (cuda:N), mps or xpu.")
+    return device
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """`cm3leon generate`: images for a prompt with `pipeline("text-to-image")`, written as PNG files."""
+    _check_generate_arguments(args)
+    paths = _output_paths(args.output, args.num_images_per_prompt)
+    for path in paths:
+        _check_writable(path)
+    device = _device(args.device)
+
+    import torch
+    from PIL import Image
     from transformers import pipeline
 
-    from .mini import default_model_path, has_default_model
+    from .default_model import default_model_path, has_default_model
     from .testing_utils import get_tiny_cm3leon
 
-    if args.num_images < 1:
-        raise ValueError(f"`--num-images` must be at least 1, got {args.num_images}.")
-    paths = _output_paths(args.output, args.num_images)
     if args.model is None and not has_default_model():
         logger.warning(TINY_RANDOM_WARNING)
         model, processor = get_tiny_cm3leon()
-        pipe = pipeline("text-to-image", model=model, processor=processor, device=args.device)
+        pipe = pipeline("text-to-image", model=model, processor=processor, device=device)
     else:
-        pipe = pipeline("text-to-image", model=args.model or default_model_path(), device=args.device)
-    # Options left unset keep the model's own decoding defaults (generation_config.image_generation_defaults).
+        try:
+            pipe = pipeline("text-to-image", model=args.model or default_model_path(), device=device)
+        except OSError as error:
+            raise ValueError(f"`--model` {args.model!r} could not be loaded: {error}") from None
+    pipe.set_progress_bar_config(disable=True)
     options = {
         "negative_prompt": args.negative_prompt,
         "guidance_scale": args.guidance_scale,
+        "decoding_strategy": args.decoding_strategy,
         "temperature": args.temperature,
         "top_p": args.top_p,
         "top_k": args.top_k,
+        "parallel_decoding": args.parallel_decoding,
     }
+    started = time.perf_counter()
     output = pipe(
         args.prompt,
-        num_images_per_prompt=args.num_images,
-        generator=torch.Generator(device=args.device).manual_seed(args.seed),
+        num_images_per_prompt=args.num_images_per_prompt,
+        generator=torch.Generator(device=device).manual_seed(args.seed),
         **{name: value for name, value in options.items() if value is not None},
     )
+    seconds = (time.perf_counter() - started) / len(output.images)
+    resample = Image.Resampling.NEAREST if args.resample == "nearest" else Image.Resampling.LANCZOS
     for image, path in zip(output.images, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if args.size is not None:
+            image = image.resize((args.size, args.size), resample)
         image.save(path)
         print(f"wrote {path} ({image.width}x{image.height})")
+    print(f"{seconds:.2f} s per image")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cm3leon", description="CM3Leon: text-to-image and more with transformers.")
+    """The parser of `cm3leon train` and `cm3leon eval` (the recipes' options come from their dataclasses)."""
+    from .evaluation import add_eval_parser
+    from .training import add_train_parser
+
+    parser = argparse.ArgumentParser(prog="cm3leon", description="CM3Leon: training and evaluation recipes.")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_generate_parser(subparsers)
     add_train_parser(subparsers)
     add_eval_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`cm3leon ...`: `generate` through the command's front door (`cm3leon_cli`), `train` / `eval` here."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["generate"] or not argv or argv[0] in ("-h", "--help"):
+        import cm3leon_cli
+
+        return cm3leon_cli.main(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -48,7 +48,8 @@ class CM3LeonConfig(PretrainedConfig):
         hidden_act (`str`): MLP activation (`"relu"` for CM3Leon, `"silu"` for Chameleon's SwiGLU).
         max_position_embeddings (`int`): Context length (4096).
         norm_eps (`float`): Epsilon of the LayerNorm / RMSNorm.
-        rope_parameters (`dict`, *optional*): RoPE settings of the Chameleon block (`rope_theta`, `rope_type`).
+        rope_parameters (`dict`, *optional*): RoPE settings of the Chameleon block (`rope_theta`, `rope_type` and
+            its scaling fields); `None` for the paper's block, which has learned positions.
         qk_norm (`bool`): LayerNorm over the head dimension of queries and keys (Chameleon block only).
         swin_norm (`bool`): Swin-style ordering `h = x + norm(attn(x))` (Chameleon block only).
         initializer_range (`float`): Std of the truncated-normal init (0.006 in the paper).
@@ -67,6 +68,24 @@ class CM3LeonConfig(PretrainedConfig):
 
     model_type = "cm3leon"
     keys_to_ignore_at_inference = ["past_key_values"]
+    # Tensor and pipeline parallelism (transformers' `tp_plan="auto"`), as Llama's: heads split column-wise, outputs
+    # row-wise. The QK-norm weights are per head, so they follow their heads.
+    base_model_tp_plan = {
+        "layers.*.self_attn.q_proj": "colwise",
+        "layers.*.self_attn.k_proj": "colwise",
+        "layers.*.self_attn.v_proj": "colwise",
+        "layers.*.self_attn.q_norm": "colwise",
+        "layers.*.self_attn.k_norm": "colwise",
+        "layers.*.self_attn.o_proj": "rowwise",
+        "layers.*.mlp.gate_proj": "colwise",
+        "layers.*.mlp.up_proj": "colwise",
+        "layers.*.mlp.down_proj": "rowwise",
+    }
+    base_model_pp_plan = {
+        "embed_tokens": (["input_ids"], ["inputs_embeds"]),
+        "layers": (["hidden_states", "attention_mask"], ["hidden_states"]),
+        "norm": (["hidden_states"], ["hidden_states"]),
+    }
 
     def __init__(
         self,
@@ -133,6 +152,17 @@ class CM3LeonConfig(PretrainedConfig):
                 f"qk_norm={qk_norm}, swin_norm={swin_norm}, num_key_value_heads={num_key_value_heads} with "
                 "block_type='cm3leon'."
             )
+        default_rope = {"rope_type": "default", "rope_theta": 10000.0}
+        if block_type == "cm3leon":
+            # The paper's block has learned positions. Folders saved by version 0.1 carry the unused default.
+            if rope_parameters not in (None, default_rope):
+                raise ValueError(
+                    f"`rope_parameters`={rope_parameters!r} configure rotary positions, which the paper's block "
+                    "(block_type='cm3leon') does not have: it learns absolute positions. Use block_type='chameleon'."
+                )
+            rope_parameters = None
+        else:
+            rope_parameters = rope_parameters or default_rope
         if num_sentinel_tokens and sentinel_token_offset is None:
             raise ValueError("`sentinel_token_offset` is required when `num_sentinel_tokens` > 0.")
 
@@ -147,7 +177,8 @@ class CM3LeonConfig(PretrainedConfig):
         self.hidden_act = hidden_act
         self.max_position_embeddings = max_position_embeddings
         self.norm_eps = norm_eps
-        self.rope_parameters = rope_parameters or {"rope_type": "default", "rope_theta": 10000.0}
+        if rope_parameters is not None:  # the paper's block has no rotary positions, so no `rope_parameters`
+            self.rope_parameters = rope_parameters
         self.qk_norm = qk_norm
         self.swin_norm = swin_norm
         self.initializer_range = initializer_range

@@ -35,7 +35,7 @@ from .tokenization_cm3leon import (
     EOSS_TOKEN,
     PAD_TOKEN,
     UNK_TOKEN,
-    token_layout,
+    special_token_ids,
     wrap_cm3leon_backend,
 )
 
@@ -407,7 +407,7 @@ def load_chameleon_tokenizer(
     token names set (`<s>`, `</s>`, `<pad>`, `<unk>`, and `<racm3:break>` / `<eoss>` as `break_token` / `eoss_token`).
 
     No token is added: every special token must already be in the file. The `IMGIMG...Z` tokens define the image
-    tokens (see `token_layout`). Nothing is inserted automatically around the text (no BOS), as with
+    tokens (see `special_token_ids`). Nothing is inserted automatically around the text (no BOS), as with
     `build_cm3leon_tokenizer`: prompts write their control tokens explicitly.
     """
     tokenizer_file = Path(tokenizer_file)
@@ -428,16 +428,16 @@ def load_chameleon_tokenizer(
     return tokenizer
 
 
-def embedding_token_layout(tokenizer: PreTrainedTokenizerFast, num_embeddings: int) -> dict[str, int | None]:
-    """`token_layout(tokenizer)` with `vocab_size` set to the checkpoint's number of embedding rows, which may exceed
+def embedding_special_token_ids(tokenizer: PreTrainedTokenizerFast, num_embeddings: int) -> dict[str, int | None]:
+    """`special_token_ids(tokenizer)` with `vocab_size` set to the checkpoint's number of embedding rows, which may exceed
     the tokenizer's size (Chameleon pads its embedding) but never fall short of it."""
-    layout = token_layout(tokenizer)
-    if layout["vocab_size"] > num_embeddings:
+    ids = special_token_ids(tokenizer)
+    if ids["vocab_size"] > num_embeddings:
         raise ValueError(
-            f"The tokenizer has {layout['vocab_size']} tokens but the checkpoint's embedding only {num_embeddings} rows."
+            f"The tokenizer has {ids['vocab_size']} tokens but the checkpoint's embedding only {num_embeddings} rows."
         )
-    layout["vocab_size"] = num_embeddings
-    return layout
+    ids["vocab_size"] = num_embeddings
+    return ids
 
 
 def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
@@ -468,19 +468,19 @@ def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
     )
 
 
-def build_processor(tokenizer: PreTrainedTokenizerFast, vq_model: CM3LeonVQModel, layout: str = "chameleon"):
+def build_processor(tokenizer: PreTrainedTokenizerFast, vq_model: CM3LeonVQModel, sequence_format: str = "chameleon"):
     """A [`CM3LeonProcessor`] over `tokenizer` and `vq_model`; checks that the tokenizer's image tokens match the
     VQ codebook (same count, code order). Converted Chameleon / Anole checkpoints were trained on Chameleon's
-    sequence layout (`<s>` first, images wrapped as `<racm3:break> image <eoss>`), so that is the default `layout`
+    sequence format (`<s>` first, images wrapped as `<racm3:break> image <eoss>`), the default `sequence_format`
     saved with the folder."""
     from .image_processing_cm3leon import CM3LeonImageProcessor
     from .processing_cm3leon import CM3LeonProcessor
 
-    image_token_offset = token_layout(tokenizer)["image_token_offset"]
+    image_token_offset = special_token_ids(tokenizer)["image_token_offset"]
     image_processor = CM3LeonImageProcessor(
         size=vq_model.config.resolution, image_token_offset=image_token_offset, vq_model=vq_model
     )
-    return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer, layout=layout)
+    return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer, sequence_format=sequence_format)
 
 
 def save_converted_extras(
@@ -567,7 +567,7 @@ __all__ = [
     "check_keys",
     "check_shape",
     "CheckpointKeysError",
-    "embedding_token_layout",
+    "embedding_special_token_ids",
     "expected_state_dict_shapes",
     "load_chameleon_tokenizer",
     "load_taming_vqgan",

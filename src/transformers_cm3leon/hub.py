@@ -5,21 +5,25 @@ model card, and optionally the modelling code itself so the repository loads wit
 machine without `transformers_cm3leon` installed.
 
 Remote code uses transformers' own mechanism: the classes are registered for their Auto classes
-(`register_for_auto_class`) while saving, which writes `auto_map` into `config.json` / `processor_config.json` and
-copies the defining modules (and the modules they import relatively) next to the weights. The registration is undone
-afterwards, so later saves are unaffected.
+(`register_for_auto_class`) while saving, which writes `auto_map` into `config.json` / `processor_config.json`; the
+registration is undone afterwards, so later saves are unaffected. transformers loads remote code from ONE flat folder,
+so the modules the classes need (and those they import relatively, subpackages such as `generation/` included) are
+written next to the weights flattened: `generation/mixin.py` becomes `generation_mixin.py`, with its relative imports
+rewritten to the flat names.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from huggingface_hub import HfApi, ModelCard
+from transformers import dynamic_module_utils
 
 from .model_card import write_model_card
 
@@ -54,6 +58,63 @@ def _registered_for_auto_classes(objects: list[tuple[object, str]]) -> Iterator[
                 obj.__dict__.pop("auto_map", None)
             else:
                 obj.auto_map = previous
+
+
+@contextmanager
+def _own_module_copies() -> Iterator[None]:
+    """While saving, transformers copies each registered class's module and the files it imports relatively, as if
+    they were all in one folder; this package has subpackages, so the copies are made by `_write_flat_modules`."""
+    original = dynamic_module_utils.get_relative_import_files
+    dynamic_module_utils.get_relative_import_files = lambda module_file: []
+    try:
+        yield
+    finally:
+        dynamic_module_utils.get_relative_import_files = original
+
+
+def _flat_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return "_".join(part for part in parts if part != "__init__")
+
+
+def _import_target(path: Path, node: ast.ImportFrom, root: Path) -> Path:
+    """The file a relative `from ... import` of the module at `path` reads."""
+    base = path.parent
+    for _ in range(node.level - 1):
+        base = base.parent
+    target = base.joinpath(*node.module.split(".")) if node.module else base
+    if target.is_dir():
+        return target / "__init__.py"
+    target = target.with_suffix(".py")
+    if not target.is_file() or root not in target.parents:
+        raise RuntimeError(f"{path.relative_to(root)} imports {node.module!r}, which is not a module of the package.")
+    return target
+
+
+def _write_flat_modules(folder: Path, modules: list[str]) -> list[str]:
+    """Write `modules` (dotted names under the package) and every module they import relatively, flattened."""
+    root = Path(__file__).resolve().parent
+    todo = [root.joinpath(*name.split(".")).with_suffix(".py") for name in modules]
+    written = {}
+    while todo:
+        path = todo.pop()
+        if path in written:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        for node in ast.walk(ast.parse("".join(lines))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                if node.module is None:
+                    raise RuntimeError(f"{path.relative_to(root)}: `from . import ...` cannot be flattened.")
+                target = _import_target(path, node, root)
+                todo.append(target)
+                line = node.lineno - 1
+                lines[line] = re.sub(
+                    r"from\s+\.+[\w.]*\s+import", f"from .{_flat_name(target, root)} import", lines[line], count=1
+                )
+        written[path] = "".join(lines)
+    for path, source in written.items():
+        (folder / f"{_flat_name(path, root)}.py").write_text(source, encoding="utf-8")
+    return sorted(f"{_flat_name(path, root)}.py" for path in written)
 
 
 def _check_remote_code(folder: Path) -> list[str]:
@@ -120,11 +181,12 @@ def save_for_hub(
         objects = [(model.config, CONFIG_AUTO_CLASS), (model, MODEL_AUTO_CLASS)]
         if processor is not None:
             objects += [(processor, PROCESSOR_AUTO_CLASS), (processor.image_processor, IMAGE_PROCESSOR_AUTO_CLASS)]
-    with _registered_for_auto_classes(objects):
+    with _registered_for_auto_classes(objects), _own_module_copies():
         model.save_pretrained(folder, max_shard_size=max_shard_size)
         if processor is not None:
             processor.save_pretrained(folder)
     if export_remote_code:
+        _write_flat_modules(folder, sorted({type(obj).__module__.split(".", 1)[1] for obj, _ in objects}))
         _check_remote_code(folder)
 
     if isinstance(model_card, ModelCard):

@@ -361,6 +361,53 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         pixel_values = vq_model.decode(token_ids.to(vq_model.device) - self.image_token_offset)
         return self.postprocess(pixel_values, output_type=output_type)
 
+    def token_mask(self, mask_image, image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """The image tokens a pixel mask covers, as booleans `(grid_size, grid_size)`: diffusers' convention, white
+        (or `True`, or > 0.5) marks the pixels to redraw.
+
+        The mask is resized and center-cropped as the image is (so it must have the image's size, `image_size` as
+        `(width, height)`, when given); a token is redrawn when any pixel of its `downsampling x downsampling` cell is
+        masked (at least half covered after the resize), so no masked pixel is kept.
+
+        Args:
+            mask_image: A PIL image (any mode; converted to grayscale), a 2-D array or tensor of booleans, uint8
+                (0-255) or floats in [0, 1].
+            image_size (`tuple[int, int]`, *optional*): The `(width, height)` of the image the mask belongs to.
+        """
+        if isinstance(mask_image, torch.Tensor):
+            mask_image = mask_image.detach().cpu().numpy()
+        if isinstance(mask_image, np.ndarray):
+            array = mask_image
+            if array.ndim == 3 and array.shape[-1] == 1:
+                array = array[..., 0]
+            if array.ndim != 2 or array.size == 0:
+                raise ValueError(f"`mask_image` must be a 2-D (height, width) mask, got shape {array.shape}.")
+            if array.dtype == bool:
+                array = array.astype(np.uint8) * 255
+            elif np.issubdtype(array.dtype, np.floating):
+                if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+                    raise ValueError("`mask_image` holds floats, which must be finite and in [0, 1].")
+                array = (array * 255).round().astype(np.uint8)
+            elif array.dtype != np.uint8:
+                raise TypeError(f"`mask_image` must hold bools, uint8 or floats in [0, 1], got {array.dtype}.")
+            mask = PIL.Image.fromarray(array, "L")
+        elif isinstance(mask_image, PIL.Image.Image):
+            if mask_image.width == 0 or mask_image.height == 0:
+                raise ValueError(f"`mask_image` is empty ({mask_image.width}x{mask_image.height} pixels).")
+            mask = mask_image.convert("L")
+        else:
+            raise TypeError(
+                f"`mask_image` must be a PIL image, a 2-D numpy array or a torch tensor, got {type(mask_image).__name__}."
+            )
+        if image_size is not None and mask.size != tuple(image_size):
+            raise ValueError(
+                f"`mask_image` is {mask.width}x{mask.height} pixels but the image is {image_size[0]}x{image_size[1]}; "
+                "the mask must cover the image pixel for pixel."
+            )
+        pixels = np.asarray(self._resize_and_crop(mask)) >= 128
+        grid, cell = self.grid_size, self.size // self.grid_size
+        return pixels.reshape(grid, cell, grid, cell).any(axis=(1, 3))
+
     # -- serialisation ----------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         # The VQ weights are saved separately (`save_image_tokenizer`), never deep-copied into the JSON dict.

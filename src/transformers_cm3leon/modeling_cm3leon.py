@@ -2,11 +2,13 @@
 # Licensed under the Apache License, Version 2.0.
 """The CM3Leon decoder-only language model over text, image and CM3 special tokens.
 
-The model only ever sees token ids: images are turned into image tokens by the processor (see DESIGN.md).
-Two blocks share this file, selected by `config.block_type`:
+The model only ever sees token ids: the processor turns images into image tokens (and back) outside it. Each block
+is one decoder-layer class, chosen once from `config.block_type` when the model is built (`decoder_layer_class`):
 
-- "cm3leon": OPT-like pre-LN block without biases, dropout or LayerNorm parameters, learned absolute positions.
-- "chameleon": LLaMA-like block (RMSNorm, SwiGLU, RoPE) with optional QK-norm and Swin-style norm ordering.
+- [`CM3LeonDecoderLayer`], "cm3leon" (the paper's): OPT-like pre-LN block without biases, dropout or LayerNorm
+  parameters; the model adds learned absolute positions to the embeddings.
+- [`CM3LeonChameleonDecoderLayer`], "chameleon": LLaMA-like block (RMSNorm, SwiGLU MLP; the model passes RoPE to
+  attention) with optional QK-norm; [`CM3LeonChameleonSwinDecoderLayer`] with `swin_norm` (Chameleon-30B's ordering).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_cm3leon import CM3LeonConfig
-from .generation_cm3leon import CM3LeonImageGenerationMixin
+from .generation import CM3LeonImageGenerationMixin
 
 logger = logging.get_logger(__name__)
 
@@ -55,13 +57,6 @@ class CM3LeonRMSNorm(nn.Module):
 
     def extra_repr(self):
         return f"{tuple(self.weight.shape)}, eps={self.variance_epsilon}"
-
-
-def build_norm(config: CM3LeonConfig) -> nn.Module:
-    """The paper's LayerNorm has no learnable parameters; Chameleon's block uses RMSNorm."""
-    if config.block_type == "cm3leon":
-        return nn.LayerNorm(config.hidden_size, eps=config.norm_eps, elementwise_affine=False, bias=False)
-    return CM3LeonRMSNorm(config.hidden_size, eps=config.norm_eps)
 
 
 class CM3LeonQKLayerNorm(nn.LayerNorm):
@@ -97,10 +92,10 @@ class CM3LeonRotaryEmbedding(nn.Module):
         self.max_seq_len_cached = config.max_position_embeddings
         self.original_max_seq_len = config.max_position_embeddings
         self.rope_type = config.rope_parameters.get("rope_type", "default")
-        rope_init_fn = self.compute_default_rope_parameters
+        self.rope_init_fn = self.compute_default_rope_parameters
         if self.rope_type != "default":
-            rope_init_fn = ROPE_INIT_FUNCTIONS[self.rope_type]
-        inv_freq, self.attention_scaling = rope_init_fn(config)
+            self.rope_init_fn = ROPE_INIT_FUNCTIONS[self.rope_type]
+        inv_freq, self.attention_scaling = self.rope_init_fn(config)
         self.inv_freq = nn.Buffer(inv_freq, persistent=False)
         self.original_inv_freq = nn.Buffer(inv_freq.clone(), persistent=False)
 
@@ -175,7 +170,6 @@ class CM3LeonAttention(nn.Module):
         self.num_key_value_groups = self.num_heads // self.num_key_value_heads
         self.scaling = self.head_dim**-0.5
         self.is_causal = True
-        self.use_rope = config.block_type == "chameleon"
 
         self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=False)
         self.k_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=False)
@@ -207,7 +201,7 @@ class CM3LeonAttention(nn.Module):
         key_states = key_states.transpose(1, 2)
         value_states = value_states.transpose(1, 2)
 
-        if self.use_rope:
+        if position_embeddings is not None:  # rotary positions (Chameleon block); the paper's are in the embeddings
             cos, sin = position_embeddings
             query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
 
@@ -261,15 +255,22 @@ class CM3LeonGatedMLP(nn.Module):
 
 
 class CM3LeonDecoderLayer(GradientCheckpointingLayer):
-    """Pre-norm block `x + attn(norm(x))`, `x + mlp(norm(x))`; with `swin_norm`, `x + norm(attn(x))` instead."""
+    """The paper's block: `x + attn(norm(x))`, `x + mlp(norm(x))`, LayerNorm without parameters, a two-layer MLP."""
 
     def __init__(self, config: CM3LeonConfig, layer_idx: int):
         super().__init__()
-        self.swin_norm = config.swin_norm
         self.self_attn = CM3LeonAttention(config, layer_idx)
-        self.mlp = CM3LeonMLP(config) if config.block_type == "cm3leon" else CM3LeonGatedMLP(config)
-        self.input_layernorm = build_norm(config)
-        self.post_attention_layernorm = build_norm(config)
+        self.mlp = self.build_mlp(config)
+        self.input_layernorm = self.build_norm(config)
+        self.post_attention_layernorm = self.build_norm(config)
+
+    @staticmethod
+    def build_norm(config: CM3LeonConfig) -> nn.Module:
+        return nn.LayerNorm(config.hidden_size, eps=config.norm_eps, elementwise_affine=False, bias=False)
+
+    @staticmethod
+    def build_mlp(config: CM3LeonConfig) -> nn.Module:
+        return CM3LeonMLP(config)
 
     def forward(
         self,
@@ -281,9 +282,8 @@ class CM3LeonDecoderLayer(GradientCheckpointingLayer):
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
-        attn_input = hidden_states if self.swin_norm else self.input_layernorm(hidden_states)
         attn_output, _ = self.self_attn(
-            hidden_states=attn_input,
+            hidden_states=self.input_layernorm(hidden_states),
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
@@ -291,13 +291,53 @@ class CM3LeonDecoderLayer(GradientCheckpointingLayer):
             position_embeddings=position_embeddings,
             **kwargs,
         )
-        if self.swin_norm:
-            attn_output = self.input_layernorm(attn_output)
         hidden_states = hidden_states + attn_output
-
-        if self.swin_norm:
-            return hidden_states + self.post_attention_layernorm(self.mlp(hidden_states))
         return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
+
+
+class CM3LeonChameleonDecoderLayer(CM3LeonDecoderLayer):
+    """Chameleon's block: the same pre-norm order with RMSNorm and a SwiGLU MLP (rotary positions in attention)."""
+
+    @staticmethod
+    def build_norm(config: CM3LeonConfig) -> nn.Module:
+        return CM3LeonRMSNorm(config.hidden_size, eps=config.norm_eps)
+
+    @staticmethod
+    def build_mlp(config: CM3LeonConfig) -> nn.Module:
+        return CM3LeonGatedMLP(config)
+
+
+class CM3LeonChameleonSwinDecoderLayer(CM3LeonChameleonDecoderLayer):
+    """Chameleon's block with Swin-style norm ordering (`swin_norm`): `x + norm(attn(x))`, `x + norm(mlp(x))`."""
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool | None = False,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> torch.Tensor:
+        attn_output, _ = self.self_attn(
+            hidden_states=hidden_states,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            position_embeddings=position_embeddings,
+            **kwargs,
+        )
+        hidden_states = hidden_states + self.input_layernorm(attn_output)
+        return hidden_states + self.post_attention_layernorm(self.mlp(hidden_states))
+
+
+def decoder_layer_class(config: CM3LeonConfig) -> type[CM3LeonDecoderLayer]:
+    """The decoder-layer class of `config`'s block."""
+    if config.block_type == "cm3leon":
+        return CM3LeonDecoderLayer
+    return CM3LeonChameleonSwinDecoderLayer if config.swin_norm else CM3LeonChameleonDecoderLayer
 
 
 class CM3LeonPreTrainedModel(PreTrainedModel):
@@ -305,7 +345,7 @@ class CM3LeonPreTrainedModel(PreTrainedModel):
     config_class = CM3LeonConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["CM3LeonDecoderLayer"]
+    _no_split_modules = ["CM3LeonDecoderLayer", "CM3LeonChameleonDecoderLayer", "CM3LeonChameleonSwinDecoderLayer"]
     _skip_keys_device_placement = ["past_key_values"]
     _supports_flash_attn = True
     _supports_sdpa = True
@@ -313,7 +353,7 @@ class CM3LeonPreTrainedModel(PreTrainedModel):
     _can_compile_fullgraph = True
     _supports_attention_backend = True
     _can_record_outputs = {
-        "hidden_states": CM3LeonDecoderLayer,
+        "hidden_states": CM3LeonDecoderLayer,  # and its Chameleon subclasses
         "attentions": CM3LeonAttention,
     }
 
@@ -342,7 +382,7 @@ class CM3LeonPreTrainedModel(PreTrainedModel):
         elif isinstance(module, CM3LeonRMSNorm):
             init.ones_(module.weight)
         elif isinstance(module, CM3LeonRotaryEmbedding):
-            inv_freq, _ = module.compute_default_rope_parameters(module.config)
+            inv_freq, _ = module.rope_init_fn(module.config)  # the configured scaling (linear, dynamic, yarn, ...)
             init.copy_(module.inv_freq, inv_freq)
             init.copy_(module.original_inv_freq, inv_freq)
 
@@ -351,40 +391,44 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
     def __init__(self, config: CM3LeonConfig):
         super().__init__(config)
         self.padding_idx = config.pad_token_id
-        self.vocab_size = config.vocab_size
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, self.padding_idx)
-        if config.block_type == "cm3leon":
-            self.embed_positions = CM3LeonLearnedPositionalEmbedding(
-                config.max_position_embeddings, config.hidden_size
-            )
-        else:
-            self.rotary_emb = CM3LeonRotaryEmbedding(config)
-        self.layers = nn.ModuleList(
-            [CM3LeonDecoderLayer(config, layer_idx) for layer_idx in range(config.num_hidden_layers)]
+        layer_class = decoder_layer_class(config)
+        # The paper's block adds learned positions to the embeddings; Chameleon's rotates queries and keys.
+        learned_positions = layer_class is CM3LeonDecoderLayer
+        self.embed_positions = (
+            CM3LeonLearnedPositionalEmbedding(config.max_position_embeddings, config.hidden_size)
+            if learned_positions
+            else None
         )
-        self.norm = build_norm(config)
+        self.rotary_emb = None if learned_positions else CM3LeonRotaryEmbedding(config)
+        self.layers = nn.ModuleList([layer_class(config, layer_idx) for layer_idx in range(config.num_hidden_layers)])
+        self.norm = layer_class.build_norm(config)
         self.gradient_checkpointing = False
         self.post_init()
 
-    def _check_prompt(self, input_ids: torch.LongTensor, past_key_values: Cache | None) -> None:
-        """Clear errors for ids outside the vocabulary and for sequences longer than the learned position table.
+    def _check_inputs(self, input_ids: torch.LongTensor, position_ids, past_key_values: Cache | None) -> None:
+        """Clear errors for ids outside the vocabulary and for positions beyond the learned position table.
 
         Both checks read tensors (a host sync on accelerators), so they run on prompts (more than one new token), not
         on the one-token decoding steps, whose lengths the generation loops validate before they start.
         """
         if input_ids.shape[-1] < 2 or torch.compiler.is_compiling():
             return
+        vocab_size = self.config.vocab_size  # `resize_token_embeddings` updates it
         low, high = int(input_ids.min()), int(input_ids.max())
-        if low < 0 or high >= self.vocab_size:
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"`input_ids` must lie in [0, vocab_size={vocab_size}); got values in [{low}, {high}].")
+        if self.embed_positions is None:
+            return  # rotary positions have no table to run out of
+        if position_ids is not None:  # e.g. packed sequences, whose positions restart per sequence
+            furthest, what = int(position_ids.max()) + 1, "its largest position id + 1"
+        else:
+            cached = int(past_key_values.get_seq_length()) if past_key_values is not None else 0
+            furthest, what = cached + input_ids.shape[-1], f"cached {cached} + new {input_ids.shape[-1]}"
+        if furthest > self.config.max_position_embeddings:
             raise ValueError(
-                f"`input_ids` must lie in [0, vocab_size={self.vocab_size}); got values in [{low}, {high}]."
-            )
-        cached = int(past_key_values.get_seq_length()) if past_key_values is not None else 0
-        total = cached + input_ids.shape[-1]
-        if self.config.block_type == "cm3leon" and total > self.config.max_position_embeddings:
-            raise ValueError(
-                f"The sequence is {total} tokens long (cached {cached} + new {input_ids.shape[-1]}), longer than the "
-                f"context of max_position_embeddings={self.config.max_position_embeddings}."
+                f"The sequence reaches position {furthest} ({what}), beyond the learned positions of "
+                f"max_position_embeddings={self.config.max_position_embeddings}."
             )
 
     @merge_with_config_defaults
@@ -404,7 +448,7 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.config)
         if inputs_embeds is None:
-            self._check_prompt(input_ids, past_key_values)
+            self._check_inputs(input_ids, position_ids, past_key_values)
             inputs_embeds = self.embed_tokens(input_ids)
         seq_length = inputs_embeds.shape[1]
 
@@ -427,7 +471,7 @@ class CM3LeonModel(CM3LeonPreTrainedModel):
 
         hidden_states = inputs_embeds
         position_embeddings = None
-        if self.config.block_type == "cm3leon":
+        if self.embed_positions is not None:
             hidden_states = hidden_states + self.embed_positions(position_ids).to(hidden_states.dtype)
         else:
             position_embeddings = self.rotary_emb(hidden_states, position_ids=position_ids)
@@ -461,8 +505,9 @@ class CM3LeonForCausalLM(CM3LeonPreTrainedModel, GenerationMixin, CM3LeonImageGe
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
         # Text ends at `</s>` or at `<eoss>`, which closes an infilled span (captions and answers by infilling).
-        if self.generation_config is not None and config.eoss_token_id is not None:
-            self.generation_config.eos_token_id = [config.eos_token_id, config.eoss_token_id]
+        if self.generation_config is not None:
+            ends = [token for token in (config.eos_token_id, config.eoss_token_id) if token is not None]
+            self.generation_config.eos_token_id = ends or None
 
     @can_return_tuple
     def forward(
@@ -510,4 +555,12 @@ class CM3LeonForCausalLM(CM3LeonPreTrainedModel, GenerationMixin, CM3LeonImageGe
         )
 
 
-__all__ = ["CM3LeonPreTrainedModel", "CM3LeonModel", "CM3LeonForCausalLM"]
+__all__ = [
+    "CM3LeonChameleonDecoderLayer",
+    "CM3LeonChameleonSwinDecoderLayer",
+    "CM3LeonDecoderLayer",
+    "CM3LeonForCausalLM",
+    "CM3LeonModel",
+    "CM3LeonPreTrainedModel",
+    "decoder_layer_class",
+]

@@ -1,40 +1,24 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""CM3LeonProcessor: documents and prompts (text and images) <-> token ids, in CM3Leon's layout or Chameleon's.
+"""CM3LeonProcessor: text and images <-> CM3Leon token ids.
 
 The processor owns both tokenizers: the BPE text tokenizer and the VQ image tokenizer wrapped by
 `CM3LeonImageProcessor`. An image becomes `image_seq_length` image-token ids; the language model only ever sees ids.
+How a sequence is laid out is its [`SequenceFormat`] (`sequence_format.py`: `"cm3leon"`, the paper's, or
+`"chameleon"`, for converted Chameleon / Anole checkpoints); the prompt builders and the chat templates are in
+`prompting.py`, the encoding of training documents in `data/document.py`.
 
-`layout="cm3leon"` (paper Fig. 8/9 and metaseq's tokenization; `<break>` is `<racm3:break>`):
-
-    document                       caption <break> image
-    training example               </s> seg_1 <break> seg_2 ... <break> seg_n </s>
-    retrieval-augmented example    </s> [ret_text <break> ret_image <break>] x k  query_text <break> query_image </s>
-    text-to-image prompt           </s> prompt <break>                         (then image_seq_length image tokens)
-    unconditional prompt (CFG)     </s> <sentinel:0> <break>
-    captioning by infilling        </s> <sentinel:0> <break> image <sentinel:0>   (then the caption and <eoss>)
-
-`layout="chameleon"`, for converted Chameleon / Anole checkpoints (Meta's `chameleon/inference/chameleon.py`): a
-sequence starts with `<s>`, an image is wrapped as `<break> image <eoss>` (begin / end of image) and text and images
-follow each other with no separator. There are no sentinels, hence no infilling:
-
-    training example               <s> seg_1 seg_2 ... seg_n </s>        (each image as <break> image <eoss>)
-    text-to-image prompt           <s> prompt <break>                    (then image_seq_length image tokens, <eoss>)
-    unconditional prompt (CFG)     <s> <break>
-    editing, full stream           <s> instruction <break> image <eoss> <break>
-    editing, image-only stream     the full stream filtered to image tokens, <s>, <break> and <eoss>
-
-Text segments are tokenized on their own and joined with the special ids, so no space leaks into a BPE token next
-to a special token, and the text of a document can never produce a control token: the builders tokenize content
-with `split_special_tokens=True`. `__call__` is the exception: its text is markup in which `</s>`,
-`<racm3:break>`, `<sentinel:i>`... are recognised, and `<image>` marks where an image goes.
+User text is text: `processor(text=...)` turns only the `<image>` placeholder into structure, unless the caller opts
+in to control tokens written in the text (`allow_control_tokens=True`). A chat template's own control tokens are
+structure and those a user typed in a message are text (`apply_chat_template` marks them, as transformers'
+`sanitize_control_tokens` does).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -42,84 +26,79 @@ from PIL import Image
 from transformers import BatchFeature
 from transformers.image_utils import is_valid_image
 from transformers.processing_utils import MultiModalData, ProcessorMixin
+from transformers.utils.chat_template_utils import _CONTROL_TOKEN_END, _CONTROL_TOKEN_START
 from transformers.utils.hub import hf_api
 
-from .tokenization_cm3leon import BREAK_TOKEN, EOSS_TOKEN, sentinel_token_name, token_layout
+from .padding import CM3LeonPaddingMixin
+from .prompting import CHAT_TEMPLATES, CM3LeonPromptsMixin
+from .sequence_format import SEQUENCE_FORMATS, SpecialTokenIds, Tokens, build_sequence_format
+from .tokenization_cm3leon import BREAK_TOKEN, EOSS_TOKEN, sentinel_token_name, special_token_ids
+from .validation import check_bool, describe
 
-# The instruction that opens a text-guided editing example (paper Table 5).
-EDITING_INSTRUCTION = "Edit first image following the instruction"
 # Images encoded by the VQ model per forward pass, to bound memory when a call holds many images.
 IMAGE_ENCODE_BATCH_SIZE = 16
-# Token layouts: CM3Leon's (the paper's) and Chameleon's (for converted Chameleon / Anole checkpoints).
-LAYOUTS = ("cm3leon", "chameleon")
-_PADDING_STRATEGIES = (True, False, "longest", "max_length", "do_not_pad")
-_CALL_KWARGS = (
-    "return_tensors",
-    "padding",
-    "padding_side",
-    "return_labels",
-    "max_length",
-    "truncation",
-    "pad_to_multiple_of",
-)
-
-# A document is an ordered list of segments: text (`str`), images (PIL, numpy or torch) and pre-tokenised images (a
-# 1-D sequence of `image_seq_length` image-token ids, e.g. from a memory bank or `data.ImagePretokenizer`).
-Segment = Any
-Document = list[Segment]
+IMAGE_PLACEHOLDER = "<image>"
+# Text between the markers is what a user typed in a chat message where a control token (or `<image>`) appeared.
+_MARKED = re.compile(f"{_CONTROL_TOKEN_START}(.*?){_CONTROL_TOKEN_END}|[{_CONTROL_TOKEN_START}{_CONTROL_TOKEN_END}]")
+# An `<image>` a user typed in a chat message (not a vocabulary token, so transformers does not mark it).
+_TYPED_PLACEHOLDER = "\U000f0002"
 
 
-class CM3LeonProcessor(ProcessorMixin):
+class PlainText(str):
+    """Text that is never read as control tokens (what a user typed in a chat message)."""
+
+
+_IMAGE_SLOT = object()  # where `processor(text=...)` puts the next image
+
+
+class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin):
     r"""
     Turns text and images into CM3Leon token ids and back.
 
     Wraps a [`CM3LeonImageProcessor`] (pixels <-> VQ codes <-> image-token ids) and a tokenizer whose vocabulary
-    follows the CM3Leon layout (see [`build_cm3leon_tokenizer`] and [`token_layout`]).
-
-    `layout` chooses how sequences are laid out (see the module docstring): `"cm3leon"`, the paper's (`</s>` first,
-    segments joined by `<racm3:break>`, sentinels for infilling), or `"chameleon"`, the one converted Chameleon /
-    Anole checkpoints were trained on (`<s>` first, each image wrapped as `<racm3:break> image <eoss>`, no
-    infilling). It is saved in `processor_config.json`; the converters write `"chameleon"`.
+    follows the CM3Leon layout (see [`build_cm3leon_tokenizer`] and [`special_token_ids`]).
 
     Ways in and out:
 
-    - `processor(text=..., images=...)`: text markup with `<image>` placeholders (HF processor style).
-    - `processor.encode_documents(documents)`: training examples in the processor's layout, optionally retrieval-augmented.
+    - `processor(text=..., images=...)`: text with `<image>` placeholders (HF processor style).
+    - `processor.apply_chat_template(messages)`: chat messages, laid out by the sequence format's chat templates
+      (`"default"`: captioning / VQA / text; `"image_editing"` and `"text_to_image"` in the CM3Leon format).
     - `processor.text_to_image_prompt(...)`, `unconditional_prompt()`, `captioning_prompt(...)`, `vqa_prompt(...)`,
-      `editing_prompts(...)`: one prompt's token ids (`list[int]`) for generation; batch them with `processor.pad`.
+      `editing_prompts(...)`, `inpainting_prompt(...)`: one prompt's token ids for generation (`prompting.py`).
+    - `processor.encode_documents(documents)`: training examples in the sequence format (`data.DocumentEncoder`).
     - `processor.decode_segments(ids)`: generated ids -> text segments and PIL images.
 
     Args:
         image_processor ([`CM3LeonImageProcessor`]): Pixels <-> image-token ids, holding the VQ model.
         tokenizer ([`~transformers.PreTrainedTokenizerFast`]): The text tokenizer with image and CM3 special tokens.
-        layout (`str`, *optional*, defaults to `"cm3leon"`): `"cm3leon"` or `"chameleon"`.
-
-    Raises:
-        ValueError: if `layout` is not one of `LAYOUTS`, if the `"chameleon"` layout is asked of a tokenizer without
-            `<s>`, or if the tokenizer's image tokens do not start at `image_processor.image_token_offset` or do not
-            number `image_processor.num_image_tokens`.
+        sequence_format (`str`, *optional*, defaults to `"cm3leon"`): `"cm3leon"` or `"chameleon"` (see
+            `sequence_format.py`); saved in `processor_config.json`. The converters write `"chameleon"`.
+        chat_template (`str` or `dict`, *optional*): The chat templates; those of the sequence format by default.
     """
 
-    image_token = "<image>"  # placeholder in `__call__` text; not in the vocabulary
+    image_token = IMAGE_PLACEHOLDER  # placeholder in `__call__` text; not in the vocabulary
     break_token = BREAK_TOKEN
     eoss_token = EOSS_TOKEN
 
-    def __init__(self, image_processor, tokenizer, layout: str = "cm3leon", **kwargs):
-        if not isinstance(layout, str) or layout not in LAYOUTS:
-            raise ValueError(f"`layout` must be one of {list(LAYOUTS)}, got {layout!r}.")
-        super().__init__(image_processor, tokenizer, **kwargs)
+    def __init__(
+        self, image_processor, tokenizer, sequence_format: str = "cm3leon", chat_template=None, layout=None, **kwargs
+    ):
+        if layout is not None and sequence_format == "cm3leon":  # `layout`: its name in folders saved by version 0.1
+            sequence_format = layout
+        if not isinstance(sequence_format, str) or sequence_format not in SEQUENCE_FORMATS:
+            raise ValueError(
+                f"`sequence_format` must be one of {list(SEQUENCE_FORMATS)}, got {describe(sequence_format)}."
+            )
         for method in ("images_to_token_ids", "token_ids_to_images"):
             if not callable(getattr(image_processor, method, None)):
                 raise TypeError(
                     f"`image_processor` must turn images into token ids and back (a CM3LeonImageProcessor); "
                     f"{type(image_processor).__name__} has no `{method}` method."
                 )
-        if layout == "chameleon" and tokenizer.bos_token_id is None:
-            raise ValueError(
-                "`layout='chameleon'` starts every sequence with <s>, but the tokenizer has no `bos_token`."
-            )
-        self.layout = layout
-        vocabulary = token_layout(tokenizer)
+        if chat_template is None:
+            chat_template = dict(CHAT_TEMPLATES[sequence_format])
+        super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
+        vocabulary = special_token_ids(tokenizer)
         if vocabulary["image_token_offset"] != image_processor.image_token_offset:
             raise ValueError(
                 f"The tokenizer's image tokens start at id {vocabulary['image_token_offset']}, but the image processor "
@@ -128,23 +107,24 @@ class CM3LeonProcessor(ProcessorMixin):
         # Without a VQ model attached yet, the codebook size is unknown; it is checked when one is present.
         if image_processor.vq_model is not None and vocabulary["image_vocab_size"] != image_processor.num_image_tokens:
             raise ValueError(
-                f"The tokenizer has {vocabulary['image_vocab_size']} image tokens, but the image processor's VQ model has "
-                f"`num_image_tokens`={image_processor.num_image_tokens} codes; they must be equal."
+                f"The tokenizer has {vocabulary['image_vocab_size']} image tokens, but the image processor's VQ model "
+                f"has `num_image_tokens`={image_processor.num_image_tokens} codes; they must be equal."
             )
-        self.image_token_offset = vocabulary["image_token_offset"]
-        self.image_vocab_size = vocabulary["image_vocab_size"]
-        self.break_token_id = vocabulary["break_token_id"]
-        self.eoss_token_id = vocabulary["eoss_token_id"]
-        self.sentinel_token_offset = vocabulary["sentinel_token_offset"]
-        self.num_sentinel_tokens = vocabulary["num_sentinel_tokens"]
-        self.image_token_ids = list(range(self.image_token_offset, self.image_token_offset + self.image_vocab_size))
-        sentinel_ids = [self.sentinel_token_id(i) for i in range(self.num_sentinel_tokens)]
+        self.sequence_format = sequence_format
+        self.special_token_ids = SpecialTokenIds(**{k: vocabulary[k] for k in SpecialTokenIds.__dataclass_fields__})
+        self._format = build_sequence_format(sequence_format, self.special_token_ids)
+        ids = self.special_token_ids
+        self.image_token_offset, self.image_vocab_size = ids.image_token_offset, ids.image_vocab_size
+        self.break_token_id, self.eoss_token_id = ids.break_token_id, ids.eoss_token_id
+        self.sentinel_token_offset, self.num_sentinel_tokens = ids.sentinel_token_offset, ids.num_sentinel_tokens
+        self.image_token_ids = list(ids.image_token_ids)
+        sentinels = [ids.sentinel_token_id(i) for i in range(ids.num_sentinel_tokens)]
         # Tokens that separate segments when decoding; they are never part of a text or an image.
         self._control_token_ids = frozenset(
-            [*tokenizer.all_special_ids, self.break_token_id, self.eoss_token_id, *sentinel_ids]
+            [*tokenizer.all_special_ids, *sentinels, ids.break_token_id, ids.eoss_token_id]
         )
 
-    # -- tokens ---------------------------------------------------------------------------------------------------
+    # -- tokens -----------------------------------------------------------------------------------------------------
     @property
     def bos_token(self) -> str | None:
         return self.tokenizer.bos_token
@@ -179,6 +159,10 @@ class CM3LeonProcessor(ProcessorMixin):
         """Image tokens per image (1024 for CM3Leon and Chameleon)."""
         return self.image_processor.image_seq_length
 
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask"]
+
     def sentinel_token(self, index: int = 0) -> str:
         """The string of `<sentinel:{index}>`."""
         self.sentinel_token_id(index)  # validates
@@ -186,25 +170,35 @@ class CM3LeonProcessor(ProcessorMixin):
 
     def sentinel_token_id(self, index: int = 0) -> int:
         """The id of `<sentinel:{index}>`."""
-        if not self.num_sentinel_tokens:
-            raise ValueError(
-                "This vocabulary has no <sentinel:i> tokens (a Chameleon-style vocabulary); infilling prompts and the "
-                "CM3 objective need a tokenizer built with `num_sentinel_tokens` > 0."
-            )
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.num_sentinel_tokens:
-            raise ValueError(f"`index` must be an integer in [0, {self.num_sentinel_tokens}), got {index!r}.")
-        return self.sentinel_token_offset + index
+        return self.special_token_ids.sentinel_token_id(index)
 
     def is_image_token(self, token_ids) -> torch.Tensor | np.ndarray | bool:
         """Whether each id is an image token (works on an int, a numpy array or a tensor)."""
         start, stop = self.image_token_offset, self.image_token_offset + self.image_vocab_size
         return (token_ids >= start) & (token_ids < stop)
 
-    @property
-    def model_input_names(self) -> list[str]:
-        return ["input_ids", "attention_mask"]
+    def _check_image(self, image, name: str) -> None:
+        if not is_valid_image(image) and not is_image_token_ids(image):
+            raise TypeError(
+                f"`{name}` must be an image (PIL.Image, numpy array or torch tensor) or its image token ids (a 1-D "
+                f"sequence of ints), got {describe(image)}."
+            )
 
-    # -- encoding -------------------------------------------------------------------------------------------------
+    def _check_document(self, document, name: str) -> list:
+        """A document's segments: text, images, or pre-tokenised images (checked to be image token ids)."""
+        if not isinstance(document, (list, tuple)) or not document:
+            raise TypeError(f"`{name}` must be a non-empty list of segments (str or image), got {describe(document)}.")
+        for index, segment in enumerate(document):
+            if is_image_token_ids(segment):
+                self._check_image_token_ids(segment, f"{name}[{index}]")
+            elif not isinstance(segment, str) and not is_valid_image(segment):
+                raise TypeError(
+                    f"`{name}[{index}]` must be text (str), an image (PIL.Image, numpy array or torch tensor) or "
+                    f"pre-tokenised image ids (a 1-D sequence of ints), got {describe(segment)}."
+                )
+        return list(document)
+
+    # -- encoding -----------------------------------------------------------------------------------------------------
     def __call__(
         self,
         text: str | list[str] | None = None,
@@ -216,18 +210,20 @@ class CM3LeonProcessor(ProcessorMixin):
         max_length: int | None = None,
         truncation: bool = False,
         pad_to_multiple_of: int | None = None,
+        allow_control_tokens: bool = False,
+        sanitize_control_tokens: bool = False,
         **kwargs,
     ) -> BatchFeature:
         r"""
-        Tokenize text markup in which each `<image>` placeholder is replaced by the next image, as the layout
-        writes an image: its `image_seq_length` image-token ids (`"cm3leon"`), or those ids wrapped as
+        Tokenize text in which each `<image>` placeholder is replaced by the next image, as the sequence format writes
+        an image: its `image_seq_length` image-token ids (`"cm3leon"`), or those ids wrapped as
         `<racm3:break> ids <eoss>` (`"chameleon"`, as transformers' `ChameleonProcessor` does).
 
-        The text is split on `<image>`, each piece is tokenized on its own (control tokens such as `</s>`,
-        `<racm3:break>` or `<sentinel:0>` written in it are recognised) and the pieces and images are
-        concatenated. Nothing else is added: write `</s>` / `<s>` and `<racm3:break>` where the layout needs them,
-        e.g. `processor("</s>a red circle<racm3:break><image></s>", images=[image])` is a CM3Leon training document
-        and `processor("<s>a red circle<image></s>", images=[image])` a Chameleon one.
+        Text is text: a `</s>`, `<racm3:break>`, `<sentinel:0>` or an image token's name written in it is tokenized as
+        plain text, and nothing is added. To write a sequence's structure as markup, opt in with
+        `allow_control_tokens=True`: `processor("</s>a red circle<racm3:break><image></s>", images=[image],
+        allow_control_tokens=True)` is a CM3Leon training document. The prompt builders (`text_to_image_prompt`, ...)
+        and `apply_chat_template` write the structure for you.
 
         Args:
             text (`str` or `list[str]`): One text or a batch of texts.
@@ -240,35 +236,41 @@ class CM3LeonProcessor(ProcessorMixin):
             max_length (`int`, *optional*): Longest allowed sequence. A longer one raises unless `truncation=True`.
             truncation (`bool`): Cut sequences longer than `max_length` (keeping the start); never inside an image.
             pad_to_multiple_of (`int`, *optional*): Pad the length up to a multiple of this.
+            allow_control_tokens (`bool`): Read control tokens written in `text` as structure (see above).
+            sanitize_control_tokens (`bool`): Set by `apply_chat_template`: the template's control tokens are
+                structure, what the user typed in the messages is text.
 
         Returns:
             [`~transformers.BatchFeature`] with `input_ids`, `attention_mask` and optionally `labels`.
         """
-        if kwargs:
-            raise TypeError(
-                f"CM3LeonProcessor got unexpected keyword arguments {sorted(kwargs)}; it accepts `text`, `images` and "
-                f"{list(_CALL_KWARGS)}."
-            )
-        if text is None:
+        if kwargs.pop("add_special_tokens", False):
             raise ValueError(
-                "`text` is required: write where each image goes with the '<image>' placeholder, e.g. "
-                "text='</s>a cat<racm3:break><image></s>'."
+                "`add_special_tokens=True`: a CM3Leon processor adds no special tokens; the prompt builders and chat "
+                "templates write them."
             )
+        for modality in ("videos", "audio"):
+            if kwargs.pop(modality, None) is not None:
+                raise ValueError(f"`{modality}`: CM3Leon reads text and images only.")
+        if kwargs:
+            raise TypeError(f"CM3LeonProcessor got unexpected keyword arguments {sorted(kwargs)}.")
+        check_bool("allow_control_tokens", allow_control_tokens)
+        check_bool("sanitize_control_tokens", sanitize_control_tokens)
+        if text is None:
+            raise ValueError("`text` is required: write where each image goes with the '<image>' placeholder.")
         texts = [text] if isinstance(text, str) else text
         if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
-            raise TypeError(f"`text` must be a string or a non-empty list of strings, got {_describe(text)}.")
-        images_per_text = self._distribute_images(texts, images)
-
-        rows = []
-        for sample, sample_images in zip(texts, images_per_text):
-            pieces = sample.split(self.image_token)
-            row = [pieces[0]]
-            for image, piece in zip(sample_images, pieces[1:]):
-                row += [*self._image_segment(image), piece]
-            rows.append(row)
-        input_ids = self._encode_rows(rows, recognize_special_tokens=True)
+            raise TypeError(f"`text` must be a string or a non-empty list of strings, got {describe(text)}.")
+        rows = [self._markup_row(sample, sanitize_control_tokens) for sample in texts]
+        images_per_row = self._distribute_images([row.count(_IMAGE_SLOT) for row in rows], images)
+        for row, row_images in zip(rows, images_per_row):
+            row_images = iter(row_images)
+            row[:] = [
+                part
+                for item in row
+                for part in (self._format.image(next(row_images)) if item is _IMAGE_SLOT else [item])
+            ]
         return self.pad(
-            input_ids,
+            self._encode_rows(rows, recognise_control_tokens=allow_control_tokens or sanitize_control_tokens),
             padding=padding,
             padding_side=padding_side,
             max_length=max_length,
@@ -278,36 +280,58 @@ class CM3LeonProcessor(ProcessorMixin):
             return_tensors=return_tensors,
         )
 
-    def _distribute_images(self, texts: list[str], images) -> list[list]:
-        counts = [t.count(self.image_token) for t in texts]
+    def _markup_row(self, text: str, sanitized: bool) -> list:
+        """Split text into pieces and image slots; with `sanitized`, the marked pieces (a user's) are plain text."""
+        pieces = _MARKED.split(text) if sanitized else [text]
+        row = []
+        for index, piece in enumerate(pieces):
+            if piece is None or piece == "":
+                continue
+            if index % 2:  # between markers: typed by the user
+                row.append(PlainText(piece))
+                continue
+            parts = piece.split(IMAGE_PLACEHOLDER)
+            row += _typed_placeholders_as_text(parts[0], sanitized)
+            for part in parts[1:]:
+                row += [_IMAGE_SLOT, *_typed_placeholders_as_text(part, sanitized)]
+        return [item for item in row if item != ""]
+
+    def apply_chat_template(self, conversation, chat_template=None, **kwargs):
+        """transformers' `apply_chat_template`, with the control tokens and `<image>` placeholders a user typed in the
+        messages kept as text (`sanitize_control_tokens=True`, the default here when tokenizing)."""
+        if kwargs.get("tokenize") and kwargs.get("sanitize_control_tokens") is None:
+            kwargs["sanitize_control_tokens"] = True
+        if kwargs.get("sanitize_control_tokens"):
+            conversation = _escape_typed_placeholders(conversation)
+        return super().apply_chat_template(conversation, chat_template=chat_template, **kwargs)
+
+    def _distribute_images(self, counts: list[int], images) -> list[list]:
         if images is None:
             if any(counts):
-                raise ValueError(
-                    f"The text has {sum(counts)} '{self.image_token}' placeholder(s) but no `images` were given."
-                )
-            return [[] for _ in texts]
+                raise ValueError(f"The text has {sum(counts)} '{IMAGE_PLACEHOLDER}' placeholder(s) but no `images`.")
+            return [[] for _ in counts]
         if is_valid_image(images):
             images = [images]
         if not isinstance(images, (list, tuple)):
-            raise TypeError(f"`images` must be an image or a list of images, got {_describe(images)}.")
+            raise TypeError(f"`images` must be an image or a list of images, got {describe(images)}.")
         if images and all(isinstance(item, (list, tuple)) for item in images):
-            if len(images) != len(texts):
+            if len(images) != len(counts):
                 raise ValueError(
                     f"`images` holds one list of images per text, but there are {len(images)} lists for "
-                    f"{len(texts)} texts."
+                    f"{len(counts)} texts."
                 )
             for index, (count, sample_images) in enumerate(zip(counts, images)):
                 if count != len(sample_images):
                     raise ValueError(
-                        f"text[{index}] has {count} '{self.image_token}' placeholder(s) but {len(sample_images)} "
-                        f"image(s) were given for it."
+                        f"text[{index}] has {count} '{IMAGE_PLACEHOLDER}' placeholder(s) but {len(sample_images)} "
+                        "image(s) were given for it."
                     )
                 _check_images(sample_images, f"images[{index}]")
             return [list(sample_images) for sample_images in images]
         _check_images(images, "images")
         if sum(counts) != len(images):
             raise ValueError(
-                f"The text has {sum(counts)} '{self.image_token}' placeholder(s) in total but {len(images)} image(s) "
+                f"The text has {sum(counts)} '{IMAGE_PLACEHOLDER}' placeholder(s) in total but {len(images)} image(s) "
                 "were given; each placeholder takes one image."
             )
         per_text, start = [], 0
@@ -316,34 +340,45 @@ class CM3LeonProcessor(ProcessorMixin):
             start += count
         return per_text
 
-    def _encode_rows(self, rows: list[list], recognize_special_tokens: bool) -> list[list[int]]:
-        """Concatenate the ids of each row's segments: `int` (a token id), `str` (text) or an image."""
-        texts = [segment for row in rows for segment in row if isinstance(segment, str)]
-        images = [segment for row in rows for segment in row if _is_image(segment)]
-        text_ids = iter(self._tokenize(texts, recognize_special_tokens))
+    def _encode_rows(self, rows: list[list], recognise_control_tokens: bool = False) -> list[list[int]]:
+        """Concatenate the ids of each row's items: a token id (`int`), text (`str`; control tokens in it recognised
+        only with `recognise_control_tokens`, never in [`PlainText`]), [`Tokens`], image token ids or an image."""
+        texts = [item for row in rows for item in row if isinstance(item, str)]
+        images = [item for row in rows for item in row if _is_image(item)]
+        structural = [isinstance(t, str) and not isinstance(t, PlainText) and recognise_control_tokens for t in texts]
+        text_ids = iter(self._tokenize(texts, structural))
         image_ids = iter(self.encode_images(images))
         encoded = []
         for row in rows:
             ids = []
-            for segment in row:
-                if isinstance(segment, str):
+            for item in row:
+                if isinstance(item, str):
                     ids += next(text_ids)
-                elif isinstance(segment, int):
-                    ids.append(segment)
-                elif is_image_token_ids(segment):
-                    ids += self._check_image_token_ids(segment)
+                elif isinstance(item, Tokens):
+                    ids += item
+                elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                    ids.append(int(item))
+                elif is_image_token_ids(item):
+                    ids += self._check_image_token_ids(item)
                 else:
                     ids += next(image_ids)
             encoded.append(ids)
         return encoded
 
-    def _tokenize(self, texts: list[str], recognize_special_tokens: bool) -> list[list[int]]:
-        if not texts:
-            return []
-        encoding = self.tokenizer(
-            texts, add_special_tokens=False, split_special_tokens=not recognize_special_tokens, verbose=False
-        )
-        return encoding["input_ids"]
+    def _tokenize(self, texts: list[str], structural: list[bool]) -> list[list[int]]:
+        ids = [None] * len(texts)
+        for recognise in (False, True):
+            indices = [i for i, s in enumerate(structural) if s == recognise]
+            if indices:
+                encoding = self.tokenizer(
+                    [texts[i] for i in indices],
+                    add_special_tokens=False,
+                    split_special_tokens=not recognise,
+                    verbose=False,
+                )
+                for i, row in zip(indices, encoding["input_ids"]):
+                    ids[i] = row
+        return ids
 
     def encode_images(self, images: Sequence) -> list[list[int]]:
         """The image-token ids (`image_seq_length` each) of `images`, encoded by the VQ model in small batches."""
@@ -353,370 +388,39 @@ class CM3LeonProcessor(ProcessorMixin):
             ids += batch.tolist()
         return ids
 
-    def pad(
-        self,
-        sequences: Sequence[Sequence[int]],
-        padding: bool | str = True,
-        padding_side: str | None = None,
-        max_length: int | None = None,
-        truncation: bool = False,
-        pad_to_multiple_of: int | None = None,
-        return_labels: bool = False,
-        return_tensors: str | None = None,
-    ) -> BatchFeature:
-        """Batch token-id sequences (e.g. prompts from the builders) into `input_ids` and `attention_mask`.
+    def encode_documents(self, documents, retrieved_documents=None, **pad_kwargs) -> BatchFeature:
+        """Encode training examples in the sequence format, one per document (see `data.DocumentEncoder`):
+        `</s> seg_1 <break> ... seg_n </s>` in the CM3Leon format (retrieved documents first, each followed by
+        `<break>`), `<s> seg_1 ... seg_n </s>` with each image wrapped as `<break> image <eoss>` in Chameleon's.
 
-        Example: the two streams of classifier-free guidance, left-padded for generation:
-
-        ```python
-        >>> batch = processor.pad(
-        ...     [processor.text_to_image_prompt("a red circle"), processor.unconditional_prompt()],
-        ...     padding_side="left", return_tensors="pt",
-        ... )
-        ```
-
-        Args: as in `__call__`; `padding` defaults to `True` here.
-
-        Returns:
-            [`~transformers.BatchFeature`] with `input_ids`, `attention_mask` and, if `return_labels`, `labels` (the
-            ids with padding set to -100).
+        A document is a list of segments: text, images or image token ids. Texts are plain text. Keyword arguments
+        are those of `pad` (`padding=False` by default, so examples keep their own length).
         """
-        sequences = [self._check_ids(seq, f"sequences[{i}]") for i, seq in enumerate(_as_list_of_sequences(sequences))]
-        if padding not in _PADDING_STRATEGIES:
-            raise ValueError(f"`padding` must be one of {list(_PADDING_STRATEGIES)}, got {padding!r}.")
-        padding_side = self.tokenizer.padding_side if padding_side is None else padding_side
-        if padding_side not in ("left", "right"):
-            raise ValueError(f"`padding_side` must be 'left' or 'right', got {padding_side!r}.")
-        if return_tensors not in (None, "pt", "np"):
-            raise ValueError(f"`return_tensors` must be 'pt', 'np' or None, got {return_tensors!r}.")
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-        ):
-            raise ValueError(f"`max_length` must be a positive integer, got {max_length!r}.")
-        if pad_to_multiple_of is not None and (
-            isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1
-        ):
-            raise ValueError(f"`pad_to_multiple_of` must be a positive integer, got {pad_to_multiple_of!r}.")
-        if truncation and max_length is None:
-            raise ValueError("`truncation=True` needs `max_length`.")
-        if padding == "max_length" and max_length is None:
-            raise ValueError("`padding='max_length'` needs `max_length`.")
+        from .data.document import DocumentEncoder
 
-        if max_length is not None:
-            for index, seq in enumerate(sequences):
-                if len(seq) <= max_length:
-                    continue
-                if not truncation:
-                    raise ValueError(
-                        f"Sequence {index} has {len(seq)} tokens, more than `max_length`={max_length}. Shorten it, raise "
-                        "`max_length`, or pass `truncation=True` to keep its first `max_length` tokens."
-                    )
-                self._check_cut(seq, max_length, index)
-                sequences[index] = seq[:max_length]
-
-        lengths = [len(seq) for seq in sequences]
-        if padding in (True, "longest", "max_length"):
-            target = max_length if padding == "max_length" else max(lengths)
-            if pad_to_multiple_of is not None:
-                target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
-        else:
-            target = None
-            if return_tensors is not None and len(set(lengths)) > 1:
-                raise ValueError(
-                    f"The sequences have different lengths {lengths}; pass `padding=True` to batch them as tensors."
-                )
-
-        input_ids, attention_mask = [], []
-        for seq in sequences:
-            num_pad = 0 if target is None else target - len(seq)
-            if num_pad and self.pad_token_id is None:
-                raise ValueError("The tokenizer has no `pad_token`; set one to pad a batch.")
-            pad, ones, zeros = [self.pad_token_id] * num_pad, [1] * len(seq), [0] * num_pad
-            if padding_side == "left":
-                input_ids.append(pad + seq)
-                attention_mask.append(zeros + ones)
-            else:
-                input_ids.append(seq + pad)
-                attention_mask.append(ones + zeros)
-        data = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if return_labels:
-            data["labels"] = [
-                [token if keep else -100 for token, keep in zip(ids, mask)]
-                for ids, mask in zip(input_ids, attention_mask)
-            ]
-        return BatchFeature(data, tensor_type=return_tensors)
-
-    def _check_image_token_ids(self, ids, name: str = "image token ids") -> list[int]:
-        ids = self._check_ids(ids, name)
-        start, stop = self.image_token_offset, self.image_token_offset + self.image_vocab_size
-        if len(ids) != self.image_seq_length or not all(start <= i < stop for i in ids):
-            raise ValueError(
-                f"A pre-tokenised image must be {self.image_seq_length} ids in the image-token range [{start}, {stop}); "
-                f"got {len(ids)} ids from {min(ids, default=None)} to {max(ids, default=None)}."
-            )
-        return ids
-
-    def _check_ids(self, ids, name: str) -> list[int]:
-        if isinstance(ids, (torch.Tensor, np.ndarray)):
-            if ids.ndim != 1:
-                raise ValueError(f"`{name}` must be one sequence of token ids (1-D), got shape {tuple(ids.shape)}.")
-            ids = ids.tolist()
-        if not isinstance(ids, (list, tuple)) or not all(
-            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids
-        ):
-            raise TypeError(f"`{name}` must be a sequence of integer token ids, got {_describe(ids)}.")
-        ids = [int(i) for i in ids]
-        bad = [i for i in ids if not 0 <= i < self.vocab_size]
-        if bad:
-            raise ValueError(f"`{name}` holds token ids outside [0, {self.vocab_size}): {bad[:5]}.")
-        return ids
-
-    def _check_cut(self, ids: list[int], length: int, index: int) -> None:
-        """Refuse a truncation at `length` that would keep only part of an image."""
-        if not (self.is_image_token(ids[length - 1]) and self.is_image_token(ids[length])):
-            return
-        start = length - 1
-        while start > 0 and self.is_image_token(ids[start - 1]):
-            start -= 1
-        if (length - start) % self.image_seq_length:
-            raise ValueError(
-                f"Truncating sequence {index} to `max_length`={length} would cut an image "
-                f"({self.image_seq_length} tokens starting at position {start}); choose a `max_length` at an image "
-                "boundary or shorten the input."
-            )
-
-    # -- layouts --------------------------------------------------------------------------------------------------
-    @property
-    def _start_token_id(self) -> int:
-        """The token that opens a sequence: `</s>` (CM3Leon, as metaseq) or `<s>` (Chameleon)."""
-        return self.bos_token_id if self.layout == "chameleon" else self.eos_token_id
-
-    def _image_segment(self, image) -> list:
-        """An image as the layout writes it: its ids (CM3Leon) or `<racm3:break> ids <eoss>` (Chameleon)."""
-        if self.layout == "chameleon":
-            return [self.break_token_id, image, self.eoss_token_id]
-        return [image]
-
-    def _check_infilling(self, name: str, instead: str) -> None:
-        if self.layout == "chameleon":
-            raise ValueError(
-                f"{name} infills a masked span between <sentinel:i> tokens, which the 'chameleon' layout does not "
-                f"have (Chameleon was not trained to infill); {instead}."
-            )
-
-    def document(self, text: str, image) -> Document:
-        """A caption-image document, `[text, image]`: encoded as `text <break> image` (paper Fig. 8), or as
-        `text <break> image <eoss>` in the Chameleon layout."""
-        _check_text(text, "text")
-        _check_image(image, "image")
-        return [text, image]
-
-    def _join_segments(self, document: Document) -> list:
-        """The document as a row of segments and ids: `seg_1 <break> seg_2 <break> ... seg_n` (CM3Leon), or the
-        segments back to back with each image wrapped as `<break> image <eoss>` (Chameleon)."""
-        if self.layout == "chameleon":
-            row = []
-            for segment in document:
-                row += [segment] if isinstance(segment, str) else self._image_segment(segment)
-            return row
-        row = []
-        for position, segment in enumerate(document):
-            if position:
-                row.append(self.break_token_id)
-            row.append(segment)
-        return row
-
-    def _retrieved_prefix(self, retrieved_documents, name: str) -> list:
-        """`[ret_seg_1 <break> ... ret_seg_n <break>] x k`, the retrieved documents before a query. In the Chameleon
-        layout (which was not trained with retrieval) they are plain interleaved context: `[ret_seg_1 ... ret_seg_n]
-        x k`, images wrapped."""
-        if retrieved_documents is None:
-            return []
-        if not isinstance(retrieved_documents, (list, tuple)):
-            raise TypeError(f"`{name}` must be a list of documents, got {_describe(retrieved_documents)}.")
-        row = []
-        for index, document in enumerate(retrieved_documents):
-            if hasattr(document, "text") and hasattr(document, "image_token_ids"):
-                document = _retrieved_segments(document)
-            row += self._join_segments(_check_document(document, f"{name}[{index}]"))
-            if self.layout == "cm3leon":
-                row.append(self.break_token_id)
-        return row
-
-    def encode_documents(
-        self,
-        documents: Sequence[Document],
-        retrieved_documents: Sequence[Sequence[Document]] | None = None,
-        return_tensors: str | None = None,
-        padding: bool | str = False,
-        padding_side: str | None = None,
-        return_labels: bool = False,
-        max_length: int | None = None,
-        truncation: bool = False,
-        pad_to_multiple_of: int | None = None,
-    ) -> BatchFeature:
-        """Encode training examples, one per document, in the processor's layout.
-
-        A document is an ordered list of segments (text or image). In the CM3Leon layout its segments are joined by
-        `<racm3:break>` and the example is wrapped in `</s>`:
-
-            ids = [</s>] + seg_1 + [<racm3:break>] + seg_2 + ... + seg_n + [</s>]
-
-        e.g. `[caption, image]` -> `</s> caption <break> image </s>` and the SFT layout `[instruction, image_1,
-        edit, image_2]` -> `</s> instruction <break> image_1 <break> edit <break> image_2 </s>`. With
-        `retrieved_documents[i]` (a list of documents), example `i` is retrieval-augmented (paper Fig. 9):
-
-            ids = [</s>] + sum(ret_seg_1 + [<break>] + ... + ret_seg_n + [<break>] for each retrieved doc)
-                  + query_seg_1 + [<break>] + ... + query_seg_n + [</s>]
-
-        In the Chameleon layout the example is `[<s>] + seg_1 + ... + seg_n + [</s>]`, each image written as
-        `[<break>] + image + [<eoss>]` and nothing between segments, e.g. `[caption, image]` ->
-        `<s> caption <break> image <eoss> </s>`; retrieved documents, if any, go first, laid out the same way.
-
-        Texts are tokenized as plain text: a literal "</s>" in a caption stays text. Packing consecutive examples
-        into fixed-length blocks and the CM3 span masking are the data collator's job.
-
-        Args:
-            documents (`list[list[str | PIL.Image.Image]]`): The documents, one per example.
-            retrieved_documents (`list[list[list[str | PIL.Image.Image]]]`, *optional*): For each example, the
-                documents to prepend.
-            return_tensors, padding, padding_side, return_labels, max_length, truncation, pad_to_multiple_of: as in
-                `pad` (`padding=False` by default, so examples keep their own length).
-
-        Returns:
-            [`~transformers.BatchFeature`] with `input_ids` and `attention_mask` (and `labels` if asked).
-        """
         if not isinstance(documents, (list, tuple)) or not all(isinstance(d, (list, tuple)) for d in documents):
             raise TypeError(
                 f"`documents` must be a list of documents, each a list of segments (str or image), got "
-                f"{_describe(documents)}; wrap a single document in a list: `encode_documents([document])`."
+                f"{describe(documents)}; wrap a single document in a list: `encode_documents([document])`."
             )
         if retrieved_documents is not None and (
             not isinstance(retrieved_documents, (list, tuple)) or len(retrieved_documents) != len(documents)
         ):
             raise ValueError(
                 "`retrieved_documents` must hold one list of retrieved documents per document: got "
-                f"{_describe(retrieved_documents)} for {len(documents)} documents."
+                f"{describe(retrieved_documents)} for {len(documents)} documents."
             )
-        rows = []
+        checked = []
         for index, document in enumerate(documents):
-            document = _check_document(document, f"documents[{index}]")
+            document = self._check_document(document, f"documents[{index}]")
             retrieved = None if retrieved_documents is None else retrieved_documents[index]
-            prefix = self._retrieved_prefix(retrieved, f"retrieved_documents[{index}]")
-            rows.append([self._start_token_id, *prefix, *self._join_segments(document), self.eos_token_id])
-        return self.pad(
-            self._encode_rows(rows, recognize_special_tokens=False),
-            padding=padding,
-            padding_side=padding_side,
-            max_length=max_length,
-            truncation=truncation,
-            pad_to_multiple_of=pad_to_multiple_of,
-            return_labels=return_labels,
-            return_tensors=return_tensors,
-        )
-
-    def _encode_prompt(self, row: list) -> list[int]:
-        return self._encode_rows([row], recognize_special_tokens=False)[0]
-
-    def text_to_image_prompt(self, prompt: str, retrieved_documents: Sequence[Document] | None = None) -> list[int]:
-        """The prompt after which the model draws an image (`image_seq_length` image tokens):
-
-            [</s>] + prompt + [<racm3:break>]
-
-        With retrieved documents (each a list of segments, e.g. `[text, image]`), they come first (the
-        retrieval-augmented layout of metaseq's `form_prompts`):
-
-            [</s>] + ret_text_1 + [<break>] + ret_image_1 + [<break>] + ... + prompt + [<racm3:break>]
-
-        In the Chameleon layout: `[<s>] + prompt + [<racm3:break>]` (retrieved documents first, each image wrapped
-        as `<break> image <eoss>`); the model closes the image with `<eoss>`.
-        """
-        _check_text(prompt, "prompt")
-        prefix = self._retrieved_prefix(retrieved_documents, "retrieved_documents")
-        return self._encode_prompt([self._start_token_id, *prefix, prompt, self.break_token_id])
-
-    def unconditional_prompt(self) -> list[int]:
-        """The prompt of the unconditional stream of classifier-free guidance: `[</s>, <sentinel:0>, <racm3:break>]`
-        (the CM3 mask in place of the text). In the Chameleon layout, and for a vocabulary without sentinels, it is
-        Chameleon's `[<s>, <racm3:break>]`."""
-        if self.layout == "chameleon" or not self.num_sentinel_tokens:
-            return [self.bos_token_id, self.break_token_id]
-        return [self.eos_token_id, self.sentinel_token_id(0), self.break_token_id]
-
-    def captioning_prompt(self, image, mode: str | None = None) -> list[int]:
-        """The prompt after which the model writes a caption of `image`.
-
-        - `mode="infill"` (the paper's "Image of <mask>: [image] <infill>"): the caption is a masked span before the
-          image, which the model writes after the second sentinel and ends with `<eoss>`:
-          `[</s>, <sentinel:0>, <racm3:break>] + image + [<sentinel:0>]`. Not in the Chameleon layout (no sentinels).
-        - `mode="continuation"`: the caption follows the image: `[</s>] + image + [<racm3:break>]`, or in the
-          Chameleon layout `[<s>, <racm3:break>] + image + [<eoss>]`.
-
-        `mode` defaults to `"infill"` in the CM3Leon layout and `"continuation"` in the Chameleon layout.
-        """
-        _check_image(image, "image")
-        if mode is None:
-            mode = "continuation" if self.layout == "chameleon" else "infill"
-        if mode == "infill":
-            self._check_infilling("`captioning_prompt(mode='infill')`", "use `mode='continuation'`")
-            sentinel = self.sentinel_token_id(0)
-            return self._encode_prompt([self.eos_token_id, sentinel, self.break_token_id, image, sentinel])
-        if mode == "continuation":
-            if self.layout == "chameleon":
-                return self._encode_prompt([self.bos_token_id, *self._image_segment(image)])
-            return self._encode_prompt([self.eos_token_id, image, self.break_token_id])
-        raise ValueError(f"`mode` must be 'infill' or 'continuation', got {mode!r}.")
-
-    def vqa_prompt(self, image, question: str) -> list[int]:
-        """Visual question answering by infilling the answer of the paper's SFT template
-        `Question: {question} Answer: {answer}. <break> {image}`:
-
-            [</s>] + "Question: {question} Answer:" + [<sentinel:0>, <racm3:break>] + image + [<sentinel:0>]
-
-        The model writes the answer (e.g. " yes.") after the second sentinel and ends it with `<eoss>`. Infilling
-        needs sentinels, so the Chameleon layout has no VQA prompt builder: the error says how to write one.
-        """
-        _check_image(image, "image")
-        _check_text(question, "question")
-        self._check_infilling(
-            "`vqa_prompt`",
-            "write a continuation prompt as markup instead, e.g. "
-            "`processor(text='<s><image>Question: ... Answer:', images=[image])`",
-        )
-        sentinel = self.sentinel_token_id(0)
-        text = f"Question: {question} Answer:"
-        return self._encode_prompt([self.eos_token_id, text, sentinel, self.break_token_id, image, sentinel])
-
-    def editing_prompts(self, image, instruction: str) -> list[list[int]]:
-        """The three streams of text-guided image editing (InstructPix2Pix-style guidance), in this order:
-
-            full:          [</s>] + "Edit first image following the instruction" + [<break>] + image + [<break>]
-                           + instruction + [<break>]
-            image-only:    [</s>] + "Edit first image following the instruction" + [<break>] + image + [<break>]
-            unconditional: `unconditional_prompt()`
-
-        In the Chameleon layout (Meta's `InBatchInstructCFGLogitsProcessor` streams):
-
-            full:          [<s>] + instruction + [<break>] + image + [<eoss>, <break>]
-            image-only:    the full prompt filtered to image tokens, `<s>`, `<break>` and `<eoss>`:
-                           [<s>, <break>] + image + [<eoss>, <break>]
-            unconditional: [<s>, <break>]
-
-        The model draws the edited image after each. Batch them with `processor.pad(..., padding_side="left")`.
-        """
-        _check_image(image, "image")
-        _check_text(instruction, "instruction")
-        if self.layout == "chameleon":
-            full = self._encode_prompt(
-                [self.bos_token_id, instruction, *self._image_segment(image), self.break_token_id]
-            )
-            kept = {self.bos_token_id, self.break_token_id, self.eoss_token_id}
-            image_only = [token for token in full if token in kept or self.is_image_token(token)]
-            return [full, image_only, self.unconditional_prompt()]
-        head = [self.eos_token_id, EDITING_INSTRUCTION, self.break_token_id, image, self.break_token_id]
-        image_only = self._encode_prompt(head)
-        full = image_only + self._encode_prompt([instruction, self.break_token_id])
-        return [full, image_only, self.unconditional_prompt()]
+            retrieved = self._check_documents(retrieved, f"retrieved_documents[{index}]") or []
+            # Retrieved documents first: in both formats, the example of the flat list of all their segments.
+            checked.append([segment for doc in retrieved for segment in doc] + document)
+        encoder = DocumentEncoder(self.tokenizer, sequence_format=self._format, image_processor=self)
+        rows = [example["input_ids"] for example in encoder.encode(checked)]
+        pad_kwargs.setdefault("padding", False)
+        return self.pad(rows, **pad_kwargs)
 
     # -- decoding -------------------------------------------------------------------------------------------------
     def decode_segments(self, token_ids) -> list[str | Image.Image]:
@@ -811,13 +515,13 @@ class CM3LeonProcessor(ProcessorMixin):
         `image_seq_length`, plus `<racm3:break>` and `<eoss>` in the Chameleon layout."""
         if image_sizes is None:
             return MultiModalData()
-        num_tokens = self.image_seq_length + (2 if self.layout == "chameleon" else 0)
+        num_tokens = len(self._format.image([0] * self.image_seq_length)) - 1 + self.image_seq_length
         return MultiModalData(
             num_image_tokens=[num_tokens] * len(image_sizes), num_image_patches=[1] * len(image_sizes)
         )
 
     # -- serialization --------------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict:
         # ProcessorMixin.to_dict deep-copies every attribute before serialising it; detach the VQ model meanwhile so
         # that saving (or printing) the processor does not copy its weights. They are saved by `save_pretrained`.
         vq_model = self.image_processor.vq_model
@@ -847,24 +551,34 @@ class CM3LeonProcessor(ProcessorMixin):
         return files
 
 
-def _describe(value) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:80] + '...' if len(text) > 80 else text}"
+def _escape_typed_placeholders(value):
+    """Replace `<image>` in the strings of chat messages (what a user typed) by a private character."""
+    if isinstance(value, str):
+        return value.replace(_TYPED_PLACEHOLDER, "").replace(IMAGE_PLACEHOLDER, _TYPED_PLACEHOLDER)
+    if isinstance(value, dict):
+        return {key: _escape_typed_placeholders(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escape_typed_placeholders(item) for item in value]
+    return value
 
 
-def _check_text(text, name: str) -> None:
-    if not isinstance(text, str):
-        raise TypeError(f"`{name}` must be a string, got {_describe(text)}.")
-
-
-def _check_image(image, name: str) -> None:
-    if not is_valid_image(image):
-        raise TypeError(f"`{name}` must be an image (PIL.Image, numpy array or torch tensor), got {_describe(image)}.")
+def _typed_placeholders_as_text(text: str, sanitized: bool) -> list:
+    if not sanitized or _TYPED_PLACEHOLDER not in text:
+        return [text]
+    row = []
+    for index, part in enumerate(text.split(_TYPED_PLACEHOLDER)):
+        if index:
+            row.append(PlainText(IMAGE_PLACEHOLDER))
+        row.append(part)
+    return row
 
 
 def _check_images(images, name: str) -> None:
     for index, image in enumerate(images):
-        _check_image(image, f"{name}[{index}]")
+        if not is_valid_image(image):
+            raise TypeError(
+                f"`{name}[{index}]` must be an image (PIL.Image, numpy array or torch tensor), got {describe(image)}."
+            )
 
 
 def is_image_token_ids(segment) -> bool:
@@ -878,37 +592,8 @@ def is_image_token_ids(segment) -> bool:
     return False
 
 
-def _is_image(segment) -> bool:
-    return is_valid_image(segment) and not is_image_token_ids(segment)
+def _is_image(item) -> bool:
+    return is_valid_image(item) and not is_image_token_ids(item) and not isinstance(item, Tokens)
 
 
-def _retrieved_segments(document) -> list:
-    """The segments of a retriever's document (`text`, then its image token ids or its image)."""
-    segments = [document.text] if document.text is not None else []
-    image = document.image_token_ids if document.image_token_ids is not None else getattr(document, "image", None)
-    return segments + ([image] if image is not None else [])
-
-
-def _check_document(document, name: str) -> list:
-    if not isinstance(document, (list, tuple)) or not document:
-        raise TypeError(f"`{name}` must be a non-empty list of segments (str or image), got {_describe(document)}.")
-    for index, segment in enumerate(document):
-        if not isinstance(segment, str) and not is_valid_image(segment) and not is_image_token_ids(segment):
-            raise TypeError(
-                f"`{name}[{index}]` must be text (str), an image (PIL.Image, numpy array or torch tensor) or "
-                f"pre-tokenised image ids (a 1-D sequence of ints), got {_describe(segment)}."
-            )
-    return list(document)
-
-
-def _as_list_of_sequences(sequences) -> list:
-    if isinstance(sequences, (torch.Tensor, np.ndarray)):
-        if sequences.ndim != 2:
-            raise ValueError(f"`sequences` must be a 2-D batch of token ids, got shape {tuple(sequences.shape)}.")
-        return list(sequences)
-    if not isinstance(sequences, (list, tuple)) or not sequences:
-        raise TypeError(f"`sequences` must be a non-empty list of token-id sequences, got {_describe(sequences)}.")
-    return list(sequences)
-
-
-__all__ = ["CM3LeonProcessor"]
+__all__ = ["CM3LeonProcessor", "is_image_token_ids"]

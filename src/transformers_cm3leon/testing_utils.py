@@ -19,7 +19,7 @@ from .image_processing_cm3leon import CM3LeonImageProcessor
 from .modeling_cm3leon import CM3LeonForCausalLM
 from .modeling_cm3leon_vq import CM3LeonVQModel
 from .processing_cm3leon import CM3LeonProcessor
-from .tokenization_cm3leon import build_cm3leon_tokenizer, token_layout
+from .tokenization_cm3leon import build_cm3leon_tokenizer, special_token_ids
 
 TINY_CORPUS = [
     "a photo of a red circle on a white background",
@@ -92,7 +92,7 @@ def get_tiny_cm3leon(
     lm_config = TINY_LM_CONFIG if block_type == "cm3leon" else TINY_CHAMELEON_LM_CONFIG
     config = CM3LeonConfig(
         **{
-            **token_layout(processor.tokenizer),
+            **special_token_ids(processor.tokenizer),
             **lm_config,
             "block_type": block_type,
             "image_seq_length": processor.image_processor.image_seq_length,

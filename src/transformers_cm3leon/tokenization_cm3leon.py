@@ -173,7 +173,7 @@ def build_cm3leon_tokenizer(
         padding_side="left",
     )
     # The trainer assigns special tokens in the order given; check rather than trust it, the layout is a contract.
-    layout = token_layout(tokenizer)
+    layout = special_token_ids(tokenizer)
     expected = {
         "image_token_offset": 4,
         "eoss_token_id": 4 + image_vocab_size,
@@ -193,7 +193,7 @@ def build_cm3leon_tokenizer(
 
 def wrap_cm3leon_backend(backend: Tokenizer, **kwargs) -> PreTrainedTokenizerFast:
     """A transformers tokenizer over a `tokenizers` backend whose vocabulary follows the CM3Leon layout, with the
-    special tokens named as `token_layout` and `CM3LeonProcessor` read them: `<s>`, `</s>`, `<unk>`, `<pad>`, and
+    special tokens named as `special_token_ids` and `CM3LeonProcessor` read them: `<s>`, `</s>`, `<unk>`, `<pad>`, and
     `<racm3:break>` / `<eoss>` as `break_token` / `eoss_token`. Keyword arguments go to `PreTrainedTokenizerFast`."""
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
@@ -240,7 +240,7 @@ def _check_contiguous(what: str, index_to_id: dict[int, int], name_of) -> tuple[
     return offset, count
 
 
-def token_layout(tokenizer: PreTrainedTokenizerBase) -> dict:
+def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict:
     """The `CM3LeonConfig` fields that describe `tokenizer`'s vocabulary, found by token name.
 
     Works for vocabularies built by [`build_cm3leon_tokenizer`] and for Chameleon's (image tokens at 4..8195,
@@ -249,7 +249,7 @@ def token_layout(tokenizer: PreTrainedTokenizerBase) -> dict:
     Returns:
         `dict` with `vocab_size`, `image_token_offset`, `image_vocab_size`, `eoss_token_id`, `break_token_id`,
         `sentinel_token_offset`, `num_sentinel_tokens`, `pad_token_id`, `bos_token_id`, `eos_token_id`, so that
-        `CM3LeonConfig(**token_layout(tokenizer), hidden_size=...)` matches the tokenizer.
+        `CM3LeonConfig(**special_token_ids(tokenizer), hidden_size=...)` matches the tokenizer.
 
     Raises:
         ValueError: if the image tokens are missing, not contiguous or not in code order, if the sentinels are not
@@ -296,11 +296,15 @@ def token_layout(tokenizer: PreTrainedTokenizerBase) -> dict:
     }
 
 
+# The name of `special_token_ids` in version 0.1.
+token_layout = special_token_ids
+
 __all__ = [
     "build_cm3leon_tokenizer",
     "image_token_code",
     "image_token_name",
     "sentinel_token_name",
+    "special_token_ids",
     "token_layout",
     "wrap_cm3leon_backend",
 ]

@@ -35,6 +35,7 @@ from .sft_templates import (
     SFTExampleBuilder,
     SFTTemplate,
     TemplateFieldError,
+    format_grounding_objects,
     get_sft_template,
 )
 from .skipping import SkipCounter
@@ -60,6 +61,7 @@ __all__ = [
     "build_retrieval_augmented_document",
     "build_retrieval_augmented_input_ids",
     "compute_mixing_probabilities",
+    "format_grounding_objects",
     "get_sft_template",
     "join_segments",
     "mix_datasets",

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """A multimodal document (text and image segments) and its encoding into token ids.
 
-Every CM3Leon training example is a document in the paper's layout (PAPER_NOTES §2.4, §8.1):
+Every CM3Leon training example is a document laid out by a sequence format (`sequence_format.py`), the paper's:
 
     </s> segment_1 <racm3:break> segment_2 <racm3:break> ... segment_n </s>
 
@@ -22,6 +22,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ..processing_cm3leon import is_image_token_ids
+from ..sequence_format import CM3LeonSequenceFormat, SequenceFormat, SpecialTokenIds, Tokens, build_sequence_format
 from .cm3_masking import IGNORE_INDEX, _check_token_id, _resolve_id
 
 LOSS_ON_CHOICES = ("all", "output")
@@ -74,26 +75,26 @@ def _token_ids_list(segment) -> list[int]:
 
 
 def join_segments(segment_ids: Sequence[Sequence[int]], *, eos_token_id: int, break_token_id: int) -> list[int]:
-    """`</s> s_1 <racm3:break> s_2 ... s_n </s>` from the segments' token ids."""
-    ids = [eos_token_id]
-    for i, segment in enumerate(segment_ids):
-        if i:
-            ids.append(break_token_id)
-        ids.extend(segment)
-    ids.append(eos_token_id)
-    return ids
+    """`</s> s_1 <racm3:break> s_2 ... s_n </s>` from the segments' token ids (the CM3Leon format's example)."""
+    layout = CM3LeonSequenceFormat(SpecialTokenIds(eos_token_id=eos_token_id, break_token_id=break_token_id))
+    return _flatten(layout.example([Tokens(_token_ids_list(ids)) for ids in segment_ids]))
+
+
+def _flatten(row: list) -> list[int]:
+    return [token for item in row for token in (item if isinstance(item, list) else [item])]
 
 
 class DocumentEncoder:
     r"""
-    Turns [`Document`]s into `input_ids` (and `labels` when `loss_on="output"`) in the paper's layout, the same layout
-    as `CM3LeonProcessor.encode_documents`, for use in `datasets.map` steps: image segments may already be token ids,
-    and the output of a document can be marked for output-only loss. Text is tokenized as plain text (with a
-    transformers tokenizer, `split_special_tokens=True`: a literal `</s>` in a caption stays text).
+    Turns [`Document`]s into `input_ids` (and `labels` when `loss_on="output"`) in a sequence format (`"cm3leon"`,
+    the paper's, by default; the same layout as `CM3LeonProcessor.encode_documents`), for use in `datasets.map`
+    steps: image segments may already be token ids, and the output of a document can be marked for output-only
+    loss. Text is tokenized as plain text (with a transformers tokenizer, `split_special_tokens=True`: a literal
+    `</s>` in a caption stays text).
 
     Args:
         tokenizer: A text tokenizer called as `tokenizer(list_of_texts, add_special_tokens=False)["input_ids"]`.
-        config ([`CM3LeonConfig`], *optional*): Source of `eos_token_id` and `break_token_id`.
+        config ([`CM3LeonConfig`], *optional*): Source of the special token ids.
         eos_token_id (`int`, *optional*): Id of `</s>`; explicit values win over `config`.
         break_token_id (`int`, *optional*): Id of `<racm3:break>`.
         image_processor (*optional*): Object with `images_to_token_ids(images)`, needed only for documents whose image
@@ -101,7 +102,10 @@ class DocumentEncoder:
         loss_on (`str`, *optional*, defaults to `"all"`): `"all"` trains on the whole sequence (the paper; no
             `labels` are returned, the collator derives them); `"output"` returns `labels` that are `-100` except on
             the output (from `Document.output_start` to the end of that segment) and the token that closes it (the
-            next `<racm3:break>` or the final `</s>`), so the model also learns where the output ends.
+            next `<racm3:break>` or the final `</s>`; Chameleon's `<eoss>` after an image), so the model also learns
+            where the output ends.
+        sequence_format (`str` or [`SequenceFormat`], *optional*, defaults to `"cm3leon"`): The layout; a processor
+            passes its own.
 
     A text segment with an output start inside it is tokenized in two pieces, the prompt part and the output part
     (which keeps its leading whitespace), exactly as a prompt ending before the output is tokenized at inference.
@@ -116,14 +120,23 @@ class DocumentEncoder:
         break_token_id: int | None = None,
         image_processor=None,
         loss_on: str = "all",
+        sequence_format: str | SequenceFormat = "cm3leon",
     ):
         if loss_on not in LOSS_ON_CHOICES:
             raise ValueError(f"`loss_on` must be one of {list(LOSS_ON_CHOICES)}, got {loss_on!r}.")
         if tokenizer is None or not callable(tokenizer):
             raise TypeError(f"`tokenizer` must be a callable text tokenizer, got {tokenizer!r}.")
         self.tokenizer = tokenizer
-        self.eos_token_id = _check_token_id("eos_token_id", _resolve_id("eos_token_id", eos_token_id, config))
-        self.break_token_id = _check_token_id("break_token_id", _resolve_id("break_token_id", break_token_id, config))
+        if isinstance(sequence_format, SequenceFormat):
+            self.format = sequence_format
+        else:
+            ids = {"eos_token_id": eos_token_id, "break_token_id": break_token_id}
+            ids = {name: _check_token_id(name, _resolve_id(name, value, config)) for name, value in ids.items()}
+            if config is not None:
+                ids = {**{name: getattr(config, name, None) for name in SpecialTokenIds.__dataclass_fields__}, **ids}
+            self.format = build_sequence_format(sequence_format, SpecialTokenIds(**ids))
+        self.eos_token_id = self.format.ids.eos_token_id
+        self.break_token_id = self.format.ids.break_token_id
         if image_processor is not None and not hasattr(image_processor, "images_to_token_ids"):
             image_processor = getattr(image_processor, "image_processor", image_processor)
         if image_processor is not None and not hasattr(image_processor, "images_to_token_ids"):
@@ -140,7 +153,8 @@ class DocumentEncoder:
         """
         texts: list[str] = []
         images: list = []
-        # Per document, per segment: a list of (kind, index into texts/images or the ids, is_output) pieces.
+        # Per document, per segment: whether it is text, and its (kind, index into texts/images or the ids,
+        # is_output) pieces.
         plans = []
         for document in documents:
             if isinstance(document, (list, tuple)):  # a plain list of segments, as `CM3LeonProcessor` takes
@@ -163,11 +177,11 @@ class DocumentEncoder:
                             texts.append(segment[:output_offset])
                         pieces.append(("text", len(texts), True))
                         texts.append(segment[output_offset:])
-                    plan.append(pieces)
+                    plan.append((True, pieces))
                 elif is_token_ids(segment):
-                    plan.append([("ids", _token_ids_list(segment), output_offset is not None)])
+                    plan.append((False, [("ids", _token_ids_list(segment), output_offset is not None)]))
                 else:
-                    plan.append([("image", len(images), output_offset is not None)])
+                    plan.append((False, [("image", len(images), output_offset is not None)]))
                     images.append(segment)
             plans.append(plan)
 
@@ -176,30 +190,31 @@ class DocumentEncoder:
 
         encoded = []
         for plan in plans:
-            segment_ids, segment_loss = [], []
-            for pieces in plan:
-                ids, loss = [], []
+            segments, output_flags = [], {}
+            for is_text_segment, pieces in plan:
+                ids, flags = [], []
                 for kind, ref, is_output in pieces:
                     piece = text_ids[ref] if kind == "text" else image_ids[ref] if kind == "image" else ref
                     ids.extend(piece)
-                    loss.extend([is_output] * len(piece))
-                segment_ids.append(ids)
-                segment_loss.append(loss)
-            input_ids = join_segments(segment_ids, eos_token_id=self.eos_token_id, break_token_id=self.break_token_id)
+                    flags.extend([is_output] * len(piece))
+                segment = Tokens(ids) if is_text_segment else list(ids)
+                segments.append(segment)
+                output_flags[id(segment)] = flags
+            input_ids, has_loss, previous = [], [], None
+            for item in self.format.example(segments):
+                if isinstance(item, list):
+                    input_ids += item
+                    previous = output_flags[id(item)]
+                    has_loss += previous
+                else:  # a special token: it closes the output when it follows one
+                    input_ids.append(item)
+                    has_loss.append(bool(previous) and previous[-1])
+                    previous = None
             example = {"input_ids": input_ids}
             if self.loss_on == "output":
-                example["labels"] = self._output_labels(input_ids, segment_loss)
+                example["labels"] = [t if keep else IGNORE_INDEX for t, keep in zip(input_ids, has_loss)]
             encoded.append(example)
         return encoded
-
-    @staticmethod
-    def _output_labels(input_ids: list[int], segment_loss: list[list[bool]]) -> list[int]:
-        has_loss = [False]  # the leading </s>
-        for loss in segment_loss:
-            # The separator after a segment (or the final </s>) closes that segment's output.
-            has_loss.extend(loss)
-            has_loss.append(bool(loss) and loss[-1])
-        return [t if keep else IGNORE_INDEX for t, keep in zip(input_ids, has_loss)]
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         kwargs = {}

@@ -23,7 +23,8 @@ import PIL.Image
 import torch
 from tqdm.auto import tqdm
 
-from ..generation_cm3leon import DECODING_STRATEGIES, DEFAULT_GUIDANCE_SCALE
+from ..generation.configuration import DECODING_STRATEGIES
+from ..generation.sampling import DEFAULT_GUIDANCE_SCALE
 from .config import (
     EvaluationConfig,
     check_choice,

@@ -4,7 +4,10 @@
 
 - `text_to_image.py`    CM3LeonTextToImagePipeline, task "text-to-image"
 - `image_editing.py`    CM3LeonImageEditingPipeline, task "image-editing" ("image-to-image" is blocked by transformers)
-- `image_generation.py` what both share: argument routing, batched sampling, CLIP re-ranking, decoding, outputs
+- `image_inpainting.py` CM3LeonImageInpaintingPipeline, task "image-inpainting" (CM3's infilling)
+- `interleaved_generation.py` CM3LeonInterleavedGenerationPipeline, task "image-text-to-image-text"
+- `image_generation.py` what the image pipelines share: settings, batched sampling, decoding, outputs
+- `reranking.py`        best-of-N by CLIP score (the text-to-image pipeline's `rerank`)
 - `pipeline_output.py`  CM3LeonImagePipelineOutput, the diffusers-style output with `.images`
 - `super_resolution.py` the optional Swin2SR stage after VQ decoding
 
@@ -19,6 +22,8 @@ from ..configuration_cm3leon import CM3LeonConfig
 from ..modeling_cm3leon import CM3LeonForCausalLM
 from .image_editing import CM3LeonImageEditingPipeline
 from .image_generation import CM3LeonImageGenerationPipeline
+from .image_inpainting import CM3LeonImageInpaintingPipeline
+from .interleaved_generation import CM3LeonInterleavedGenerationPipeline, CM3LeonInterleavedPipelineOutput
 from .pipeline_output import CM3LeonImagePipelineOutput
 from .super_resolution import load_upscaler, upscale_images
 from .text_to_image import CM3LeonTextToImagePipeline
@@ -26,6 +31,8 @@ from .text_to_image import CM3LeonTextToImagePipeline
 PIPELINE_TASKS = {
     "text-to-image": CM3LeonTextToImagePipeline,
     "image-editing": CM3LeonImageEditingPipeline,
+    "image-inpainting": CM3LeonImageInpaintingPipeline,
+    "image-text-to-image-text": CM3LeonInterleavedGenerationPipeline,
 }
 
 
@@ -55,9 +62,9 @@ def register_pipelines() -> None:
     """
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    from ..mini import default_model_path, has_default_model
+    from ..default_model import default_model_path, has_default_model
 
-    # The shipped CM3Leon-Mini is the default model, when this installation has its weights.
+    # The shipped CM3Leon-Emoji is the default model, when this installation has its weights.
     default = {"model": (default_model_path(), "main")} if has_default_model() else None
     for task, pipeline_class in PIPELINE_TASKS.items():
         registered = PIPELINE_REGISTRY.supported_tasks.get(task)
@@ -77,6 +84,9 @@ def register_pipelines() -> None:
 __all__ = [
     "CM3LeonImageEditingPipeline",
     "CM3LeonImageGenerationPipeline",
+    "CM3LeonImageInpaintingPipeline",
+    "CM3LeonInterleavedGenerationPipeline",
+    "CM3LeonInterleavedPipelineOutput",
     "CM3LeonImagePipelineOutput",
     "CM3LeonTextToImagePipeline",
     "PIPELINE_TASKS",

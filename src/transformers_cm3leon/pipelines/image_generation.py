@@ -1,30 +1,37 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""What the CM3Leon image pipelines share: argument routing and checks, one `generate_images` call for the whole
-batch, best-of-N CLIP re-ranking, VQ decoding, the optional upscaler, and diffusers-style outputs.
+"""What the CM3Leon image pipelines share: the settings of a call, one `generate_images` call for the whole batch,
+best-of-N CLIP re-ranking, VQ decoding, the optional upscaler, and diffusers-style outputs.
 
 A transformers `Pipeline` returns one output per input and a list for a list of inputs; diffusers returns ONE output
 whose `.images` holds every image of the call. These pipelines follow diffusers: `__call__` packs all prompts into a
 single input, so the prompts are sampled in one batched `generate_images` call (every guidance stream of every image
 in one forward per step) and one [`CM3LeonImagePipelineOutput`] comes back.
+
+A call: `__call__` (the user-facing signature) -> `_run` (the generation settings: the model's declared defaults,
+then those given to `pipeline(...)`, then the call's, checked with every other argument before any work) ->
+transformers' `Pipeline.__call__` -> `preprocess` / `_forward` / `postprocess`.
 """
 
 from __future__ import annotations
 
-import math
+import threading
 from collections.abc import Callable
 
 import torch
 from transformers import Pipeline, Swin2SRForImageSuperResolution
 from transformers.utils import logging
 
-from ..generation_cm3leon import load_clip_reranker, rerank_images
+from ..generation.configuration import CM3LeonImageGenerationConfig, model_defaults
+from ..validation import check_bool, check_choice, check_int, describe
 from .pipeline_output import CM3LeonImagePipelineOutput
+from .reranking import load_clip_reranker, rerank_images
 from .super_resolution import load_upscaler, upscale_images
 
 logger = logging.get_logger(__name__)
 
 OUTPUT_TYPES = ("pil", "np", "pt", "tokens")
+GENERATION_SETTINGS = CM3LeonImageGenerationConfig.field_names()
 
 # diffusers arguments that have no meaning for an autoregressive token model; each gets its own explanation.
 _DIFFUSION_ONLY_ARGUMENTS = {
@@ -35,68 +42,45 @@ _DIFFUSION_ONLY_ARGUMENTS = {
     "eta": "CM3Leon has no DDIM scheduler: randomness comes from token sampling (`temperature`, `top_p`, ...). "
     "Remove `eta`.",
     "latents": "CM3Leon has no latent noise to start from. Use `generator` for reproducible images.",
+    "strength": "CM3Leon does not noise the input image: editing redraws every token under the instruction, "
+    "infilling redraws the masked tokens. Remove `strength`.",
 }
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _as_text_list(value, name: str) -> list[str]:
-    """A string or a non-empty list of strings, as a list."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value):
-        return list(value)
-    raise TypeError(f"`{name}` must be a string or a non-empty list of strings, got {_describe(value)}.")
-
-
-def _describe(value) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:80] + '...' if len(text) > 80 else text}"
-
-
 class CM3LeonImageGenerationPipeline(Pipeline):
-    """Base of [`CM3LeonTextToImagePipeline`] and [`CM3LeonImageEditingPipeline`] (not registered itself).
+    """Base of the CM3Leon image pipelines (not registered itself).
 
-    Subclasses implement `__call__` (the user-facing signature), `preprocess` (prompts -> the token-id streams that
-    `generate_images` takes) and `check_inputs` (checks across arguments), and list the arguments each stage takes.
+    Subclasses implement `__call__` (the user-facing signature, which calls `_run`), `preprocess` (inputs -> the
+    token-id prompts `generate_images` takes) and may extend `check_inputs` and `_check_argument`.
     """
 
-    # The key of this task in a model's `generation_config.image_generation_defaults`.
-    defaults_key: str = ""
+    # The task, and the key of its decoding defaults in a model's `generation_config.image_generation_defaults`.
+    task_name: str = ""
+    # Whether the task decodes three streams (full, image-only, unconditional).
+    editing: bool = False
     _load_processor = True
     _load_image_processor = False
     _load_feature_extractor = False
     _load_tokenizer = False
 
-    # Arguments by the stage that takes them; subclasses extend them. Every other argument is an error.
+    # Arguments by the stage that takes them (besides the generation settings); any other argument is an error.
     _preprocess_arguments: tuple[str, ...] = ()
-    # Passed through to `model.generate_images`, which checks them.
-    _generate_arguments: tuple[str, ...] = (
-        "guidance_scale",
+    _forward_arguments: tuple[str, ...] = (
         "num_images_per_prompt",
         "generator",
-        "do_sample",
-        "temperature",
-        "top_k",
-        "top_p",
         "progress_bar",
-        "cache_implementation",
-        "compile",
+        "callback_on_step_end",
+        "upscaler",
     )
-    _forward_arguments: tuple[str, ...] = ("callback_on_step_end", "upscaler")
     _postprocess_arguments: tuple[str, ...] = ("output_type", "return_dict")
 
     def __init__(self, *args, local_files_only: bool = False, **kwargs):
+        # Generation settings given to `pipeline(...)` are defaults for every call, over the model's own.
+        self._pipeline_settings = {name: kwargs.pop(name) for name in GENERATION_SETTINGS if name in kwargs}
         # `pipeline()` forwards `local_files_only`; it also applies to the models loaded on demand (CLIP, upscaler).
         self._hub_kwargs = {"local_files_only": local_files_only} if local_files_only else {}
         self._models_loaded_on_demand: dict[tuple[str, str], object] = {}
-        self._interrupt = False
+        self._call_state = threading.local()
         super().__init__(*args, **kwargs)
         if not callable(getattr(self.model, "generate_images", None)):
             raise TypeError(
@@ -106,8 +90,10 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         image_processor = getattr(self.processor, "image_processor", None)
         if getattr(image_processor, "vq_model", None) is None:
             raise ValueError(
-                f"{type(self).__name__} needs a CM3LeonProcessor whose image processor holds the VQ image tokenizer "
-                "(saved in the model folder's `image_tokenizer/` subfolder), to turn image tokens into pixels."
+                f"{type(self).__name__} needs the model's VQ image tokenizer, to turn image tokens into pixels, and "
+                "this folder has none (its `image_tokenizer/` subfolder is missing: a text-only conversion?). Convert "
+                "the checkpoint with its VQ weights (e.g. `--vqgan` for Chameleon), or attach one with "
+                "`processor.image_processor.vq_model = CM3LeonVQModel.from_pretrained(...)`."
             )
         if self.model.config.image_seq_length != image_processor.image_seq_length:
             raise ValueError(
@@ -115,24 +101,15 @@ class CM3LeonImageGenerationPipeline(Pipeline):
                 f"processor's image tokenizer has {image_processor.image_seq_length} codes per image; they must match."
             )
         image_processor.vq_model.to(self.device)
-        self._apply_model_defaults()
+        self.generation_config()  # the model's and the pipeline's settings, checked now
 
-    def _apply_model_defaults(self) -> None:
-        """A model can declare the decoding it was measured best with, per task, as
-        `generation_config.image_generation_defaults` (e.g. `{"text-to-image": {"guidance_scale": 1.0,
-        "temperature": 0.5}}`): those become this pipeline's defaults, under the arguments given to `pipeline(...)`
-        and to each call."""
-        per_task = getattr(self.model.generation_config, "image_generation_defaults", None) or {}
-        defaults = per_task.get(self.defaults_key, {}) if isinstance(per_task, dict) else None
-        if not isinstance(defaults, dict):
-            raise TypeError(
-                "`generation_config.image_generation_defaults` must map task names to dicts of pipeline arguments, "
-                f"got {per_task!r}."
-            )
-        preprocess_params, forward_params, postprocess_params = self._sanitize_parameters(**defaults)
-        self._preprocess_params = {**preprocess_params, **self._preprocess_params}
-        self._forward_params = {**forward_params, **self._forward_params}
-        self._postprocess_params = {**postprocess_params, **self._postprocess_params}
+    def generation_config(self, **arguments) -> CM3LeonImageGenerationConfig:
+        """The generation settings of a call: the model's declared defaults for this task, under those given to
+        `pipeline(...)`, under `arguments` (`None` = not given); checked."""
+        defaults = {**model_defaults(self.model.generation_config, self.task_name), **self._pipeline_settings}
+        config = CM3LeonImageGenerationConfig.from_defaults(defaults, **arguments)
+        config.validate(self.model.config.image_vocab_size, editing=self.editing)
+        return config
 
     def save_pretrained(self, save_directory, **kwargs) -> None:
         """Save the model and the processor (tokenizer, image processor and VQ image tokenizer) into one folder that
@@ -151,14 +128,37 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         self.model.set_progress_bar_config(**kwargs)
 
     @property
+    def _interrupt(self) -> bool:
+        """diffusers' flag: `callback_on_step_end` sets `pipeline._interrupt = True` to stop the call it runs in. It
+        belongs to the call (the calling thread), never to other calls sharing this pipeline."""
+        return getattr(self._call_state, "interrupt", False)
+
+    @_interrupt.setter
+    def _interrupt(self, value: bool) -> None:
+        self._call_state.interrupt = bool(value)
+
+    @property
     def interrupt(self) -> bool:
-        """Set `pipe._interrupt = True` inside `callback_on_step_end` to stop generation (as in diffusers)."""
         return self._interrupt
 
-    # -- argument routing and checks --------------------------------------------------------------------------------
-    def _sanitize_parameters(self, **kwargs):
-        forward_arguments = self._generate_arguments + self._forward_arguments
-        allowed = self._preprocess_arguments + forward_arguments + self._postprocess_arguments
+    # -- a call -----------------------------------------------------------------------------------------------------
+    def _run(self, inputs: dict, settings: dict, arguments: dict):
+        """Run the pipeline: the generation settings of this call, all checks, then the pipeline's stages.
+        `None` means "not given" (the value given to `pipeline(...)`, or the default, applies)."""
+        generation_config = self.generation_config(**settings)
+        arguments = {name: value for name, value in arguments.items() if value is not None}
+        for name in arguments:
+            if name in GENERATION_SETTINGS:
+                raise TypeError(f"`{name}` was given twice.")
+        params = {**self._preprocess_params, **self._forward_params, **self._postprocess_params, **arguments}
+        for name, value in arguments.items():
+            self._check_argument(name, value)
+        self.check_inputs(inputs, generation_config, params)
+        self._interrupt = False
+        return super().__call__(inputs, generation_config=generation_config, **arguments)
+
+    def _sanitize_parameters(self, generation_config=None, **kwargs):
+        allowed = self._preprocess_arguments + self._forward_arguments + self._postprocess_arguments
         for name in kwargs:
             if name in _DIFFUSION_ONLY_ARGUMENTS:
                 reason = _DIFFUSION_ONLY_ARGUMENTS[name].format(image_seq_length=self.model.config.image_seq_length)
@@ -167,76 +167,73 @@ class CM3LeonImageGenerationPipeline(Pipeline):
                 )
             if name not in allowed:
                 raise TypeError(
-                    f"{type(self).__name__} got an unexpected argument `{name}`; it accepts {sorted(allowed)}."
+                    f"{type(self).__name__} got an unexpected argument `{name}`; it accepts "
+                    f"{sorted(allowed + GENERATION_SETTINGS)}."
                 )
-        for name, value in kwargs.items():
-            self._check_argument(name, value)
-
+            self._check_argument(name, kwargs[name])
         preprocess_params = {name: kwargs[name] for name in self._preprocess_arguments if name in kwargs}
-        forward_params = {name: kwargs[name] for name in forward_arguments if name in kwargs}
+        forward_params = {name: kwargs[name] for name in self._forward_arguments if name in kwargs}
         postprocess_params = {name: kwargs[name] for name in self._postprocess_arguments if name in kwargs}
+        if generation_config is not None:
+            forward_params["generation_config"] = generation_config
         if "output_type" in kwargs:
             forward_params["decode_images"] = kwargs["output_type"] != "tokens"
         return preprocess_params, forward_params, postprocess_params
 
     def _check_argument(self, name: str, value) -> None:
-        """Checks of one argument on its own (at construction and at each call); `check_inputs` checks them together.
-        The decoding arguments are checked by `generate_images`, before it samples anything."""
-        if name in ("guidance_scale", "image_guidance_scale") and (not _is_number(value) or value < 0):
-            raise ValueError(f"`{name}` must be a finite number >= 0 (1 = no guidance), got {value!r}.")
-        if name in ("num_images_per_prompt", "rerank", "num_retrieved_docs") and not _is_positive_int(value):
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        if name == "output_type" and value not in OUTPUT_TYPES:
-            raise ValueError(f"`output_type` must be one of {list(OUTPUT_TYPES)}, got {value!r}.")
-        if name == "return_dict" and not isinstance(value, bool):
-            raise TypeError(f"`return_dict` must be a bool, got {value!r}.")
-        if name == "callback_on_step_end" and not callable(value):
-            raise TypeError(f"`callback_on_step_end` must be callable, got {_describe(value)}.")
-        if name == "upscaler" and not isinstance(value, (str, Swin2SRForImageSuperResolution)):
+        """Checks of one argument on its own; `check_inputs` checks them together."""
+        if name in ("num_images_per_prompt", "rerank", "num_retrieved_docs"):
+            check_int(name, value, 1)
+        elif name == "output_type":
+            check_choice("output_type", value, OUTPUT_TYPES)
+        elif name in ("return_dict", "progress_bar"):
+            check_bool(name, value)
+        elif name == "callback_on_step_end" and not callable(value):
+            raise TypeError(f"`callback_on_step_end` must be callable, got {describe(value)}.")
+        elif name == "upscaler" and not isinstance(value, (str, Swin2SRForImageSuperResolution)):
             raise TypeError(
                 "`upscaler` must be a Swin2SRForImageSuperResolution or the id/path of one (loaded at first use), "
-                f"got {_describe(value)}."
+                f"got {describe(value)}."
             )
+        elif name == "generator" and value is not None and not isinstance(value, torch.Generator):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(g, torch.Generator) for g in value):
+                raise TypeError(f"`generator` must be a torch.Generator or a list of them, got {describe(value)}.")
 
-    def check_inputs(self, inputs: dict, params: dict) -> None:
+    def check_inputs(self, inputs: dict, generation_config: CM3LeonImageGenerationConfig, params: dict) -> None:
         """Checks across arguments, on the arguments of this call merged with those given at construction."""
         if params.get("output_type") == "tokens" and params.get("upscaler") is not None:
             raise ValueError(
                 "`upscaler` works on pixels, but output_type='tokens' returns image tokens; use another output_type "
                 "or drop the upscaler."
             )
+        num_prompts = len(inputs["prompts"])
         generator = params.get("generator")
-        if isinstance(generator, (list, tuple)) and params.get("rerank", 1) > 1:
-            num_prompts = len(inputs["prompts"])
-            if len(generator) != num_prompts:
+        num_images = num_prompts * params.get("num_images_per_prompt", 1)
+        if isinstance(generator, (list, tuple)):
+            allowed = {num_prompts} if params.get("rerank", 1) > 1 else {num_prompts, num_images}
+            if len(generator) not in allowed:
                 raise ValueError(
-                    f"With `rerank`, pass one generator or one per prompt ({num_prompts}); got {len(generator)}, and "
-                    "the re-ranked candidates of an image cannot share a per-image generator."
+                    f"`generator` has {len(generator)} generators; pass one, one per prompt ({num_prompts})"
+                    + (
+                        f" or one per image ({num_images})."
+                        if len(allowed) > 1
+                        else " (with `rerank`, the candidates of an image cannot share a per-image generator)."
+                    )
                 )
-
-    def run_single(self, inputs, preprocess_params, forward_params, postprocess_params):
-        # The one place where the arguments of the call, merged with those of the constructor, are all known.
-        self.check_inputs(inputs, {**preprocess_params, **forward_params, **postprocess_params})
-        self._interrupt = False
-        return super().run_single(inputs, preprocess_params, forward_params, postprocess_params)
-
-    def _call(self, inputs: dict, arguments: dict, kwargs: dict):
-        """Run the pipeline on `inputs` with the arguments the user set: `None` means "not set", so that the value
-        given at construction (or the default) applies."""
-        arguments = {name: value for name, value in arguments.items() if value is not None}
-        return super().__call__(inputs, **arguments, **kwargs)
 
     # -- generation -------------------------------------------------------------------------------------------------
     def _step_callback(self, callback_on_step_end: Callable | None) -> Callable | None:
         """Adapt a diffusers-style `callback_on_step_end(pipeline, step, timestep, callback_kwargs)` to the sampling
-        loop's `(step, image_token_ids, scores) -> stop`; `timestep` is `None` (there is none), and setting
-        `pipeline._interrupt = True` stops generation."""
+        loop's `(step, image_token_ids, scores) -> stop`; `timestep` is `None` (there is none). The callback stops
+        its own call by returning `True` (or a dict with `"interrupt": True`), or by setting
+        `pipeline._interrupt = True`."""
         if callback_on_step_end is None:
             return None
 
         def step_callback(step: int, image_token_ids: torch.LongTensor, scores: torch.FloatTensor) -> bool:
-            callback_on_step_end(self, step, None, {"image_token_ids": image_token_ids, "scores": scores})
-            return self._interrupt
+            result = callback_on_step_end(self, step, None, {"image_token_ids": image_token_ids, "scores": scores})
+            stop = result is True or (isinstance(result, dict) and result.get("interrupt") is True)
+            return stop or self._interrupt
 
         return step_callback
 
@@ -250,6 +247,7 @@ class CM3LeonImageGenerationPipeline(Pipeline):
     def _forward(
         self,
         model_inputs: dict,
+        generation_config: CM3LeonImageGenerationConfig,
         callback_on_step_end: Callable | None = None,
         rerank: int = 1,
         clip_model=None,
@@ -264,12 +262,35 @@ class CM3LeonImageGenerationPipeline(Pipeline):
             **model_inputs,
             num_images_per_prompt=num_images_per_prompt * rerank,
             callback_on_step_end=self._step_callback(callback_on_step_end),
+            generation_config=generation_config,
             **generate_kwargs,
         )
-        token_ids = generation.image_token_ids
-        if not generation.is_complete:
-            return {"image_token_ids": token_ids, "pixel_values": None, "is_complete": False}
+        return self._images_from_tokens(
+            generation.image_token_ids,
+            generation.is_complete,
+            prompts,
+            num_images_per_prompt,
+            rerank,
+            clip_model,
+            clip_processor,
+            upscaler,
+            decode_images,
+        )
 
+    def _images_from_tokens(
+        self,
+        token_ids,
+        is_complete,
+        prompts,
+        num_images_per_prompt,
+        rerank,
+        clip_model,
+        clip_processor,
+        upscaler,
+        decode_images,
+    ) -> dict:
+        if not is_complete:
+            return {"image_token_ids": token_ids, "pixel_values": None, "is_complete": False}
         pixel_values = None
         if rerank > 1:
             token_ids, pixel_values = self._rerank(
@@ -286,8 +307,7 @@ class CM3LeonImageGenerationPipeline(Pipeline):
 
     def _decode(self, token_ids: torch.LongTensor) -> torch.FloatTensor:
         """Image token ids -> pixel values `(N, 3, H, W)` in [0, 1]."""
-        image_processor = self.processor.image_processor
-        return image_processor.token_ids_to_images(token_ids, output_type="pt")
+        return self.processor.image_processor.token_ids_to_images(token_ids, output_type="pt")
 
     def _load_upscaler(self, name: str):
         return load_upscaler(name, **self._hub_kwargs).to(self.device)
@@ -342,4 +362,4 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         return self.processor.image_processor.postprocess(pixel_values * 2 - 1, output_type="pil")
 
 
-__all__ = ["CM3LeonImageGenerationPipeline", "OUTPUT_TYPES"]
+__all__ = ["CM3LeonImageGenerationPipeline", "GENERATION_SETTINGS", "OUTPUT_TYPES"]

@@ -37,6 +37,7 @@ from .lora import (
     untie_output_embeddings,
 )
 from .pretrain import build_pretraining_trainer, prepare_pretraining_dataset, run_pretraining
+from .recipe_utils import build_cm3_collator
 from .sft import build_sft_trainer, prepare_sft_dataset, run_sft
 from .vq_codebook import CodebookMaintenance
 from .vq_discriminator import PatchDiscriminator
@@ -71,6 +72,7 @@ __all__ = [
     "VQLossArguments",
     "VQModelArguments",
     "add_train_parser",
+    "build_cm3_collator",
     "build_pretraining_trainer",
     "build_sft_trainer",
     "build_vq_trainer",

@@ -21,7 +21,7 @@ from .data_report import DataReport
 
 logger = logging.get_logger(__name__)
 
-# CM3LeonConfig fields that must agree with the processor's vocabulary (see `tokenization_cm3leon.token_layout`).
+# CM3LeonConfig fields that must agree with the processor's vocabulary (see `tokenization_cm3leon.special_token_ids`).
 _LAYOUT_FIELDS = (
     "image_token_offset",
     "image_vocab_size",
@@ -44,9 +44,9 @@ def load_processor(name_or_path: str | os.PathLike):
 
 
 def token_layout_of(processor) -> dict:
-    from ..tokenization_cm3leon import token_layout
+    from ..tokenization_cm3leon import special_token_ids
 
-    return token_layout(processor.tokenizer)
+    return special_token_ids(processor.tokenizer)
 
 
 def check_processor_matches_config(processor, config: CM3LeonConfig) -> None:

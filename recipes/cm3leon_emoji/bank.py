@@ -1,20 +1,22 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The retrieval bank of CM3Leon-Mini: its training documents, searched with a small multimodal bi-encoder.
+"""The retrieval bank of CM3Leon-Emoji: its training documents (name, picture), searched with a small bi-encoder.
 
-The paper retrieves with a frozen CLIP bi-encoder ([`CM3LeonRetriever`]): a document's vector is the mean of its text
-and image embeddings, and candidates scoring above 0.9 (near-copies of the query) are dropped. No CLIP weights can be
-downloaded where CM3Leon-Mini is trained, so this bank uses the simplest encoders that keep those rules meaningful:
+The paper retrieves with a frozen CLIP bi-encoder ([`CM3LeonRetriever`]); no CLIP weights can be downloaded where
+this model is trained, so the bank uses the simplest encoders that keep the paper's rules meaningful:
 
-- text: TF-IDF over caption words (numerals read as words, `max_document_frequency` filters template words such as
-  "a", "handwritten" or "number" that say nothing about the content);
-- image: the image's pixels minus their own mean (so that brightness and background do not dominate);
-- document: `[text / sqrt(2), image / sqrt(2)]`, so `query . document` is the mean of the two cosine similarities. A
-  training query (text + image) scores 1.0 against itself and about 0.5-0.9 against documents with the same content;
-  a text-only query (inference) scores at most 0.71.
+- text: TF-IDF over the words of the name ("thumbs up: dark skin tone" -> thumbs, up, dark, skin, tone), words in
+  more than `max_document_frequency` of the documents ignored;
+- image: the picture at 16x16, minus its own mean, unit length;
+- document: `[text, image] / sqrt(2)`, so `query . document` is the mean of the two cosine similarities; a training
+  query (name + picture) scores 1.0 against itself, which the 0.9 relevance cap drops; a text-only query (inference)
+  scores at most 0.71.
 
-It has the interface the package's [`RetrievalAugmentedExampleBuilder`] expects: `retrieve(texts=..., images=...,
-k=...)` returning documents with `text`, `image`, `image_token_ids` and `score`.
+So a held-out "thumbs up: dark skin tone" retrieves "thumbs up: medium-dark skin tone" and other dark-toned
+emoji: the base and the tone it has never seen together, side by side in its prompt.
+
+It has the interface [`RetrievalAugmentedExampleBuilder`] expects: `retrieve(texts=..., images=..., k=...)`
+returning documents with `text`, `image`, `image_token_ids` and `score`.
 """
 
 from __future__ import annotations
@@ -25,28 +27,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-
-from .digits import DIGIT_WORDS
+from PIL import Image
 
 _WORD = re.compile(r"[a-z0-9]+")
 
 
 def _words(text: str) -> list[str]:
-    return [
-        DIGIT_WORDS[int(word)] if word.isdigit() and len(word) == 1 else word for word in _WORD.findall(text.lower())
-    ]
-
-
-def _pixels(images) -> np.ndarray:
-    return (
-        np.stack(
-            [
-                np.asarray(image.convert("RGB") if hasattr(image, "convert") else image, dtype=np.float32).ravel()
-                for image in images
-            ]
-        )
-        / 255.0
-    )
+    return _WORD.findall(text.lower())
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -54,34 +41,28 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def _embed_images(images) -> np.ndarray:
-    pixels = _pixels(images)
+    pixels = np.stack(
+        [np.asarray(i.convert("RGB").resize((16, 16), Image.Resampling.BOX), np.float32).ravel() / 255 for i in images]
+    )
     return _unit(pixels - pixels.mean(axis=1, keepdims=True))
 
 
-class CaptionBankRetriever:
-    """Documents (caption, image, image token ids) searched by text, or by text and image.
+class EmojiBank:
+    """Documents (name, picture, image token ids) searched by text, or by text and picture.
 
     Args:
-        texts (`Sequence[str]`): The documents' captions.
-        images (`Sequence`): The documents' images (RGB arrays or PIL images, all of one size).
-        image_token_ids (`Sequence[Sequence[int]]`): The images' token ids (prepended to training examples).
+        texts (`Sequence[str]`): The documents' texts.
+        images (`Sequence[PIL.Image.Image]`): Their pictures.
+        image_token_ids (`Sequence[Sequence[int]]`): Their image token ids (what a prompt holds).
         max_document_frequency (`float`): Words found in more than this fraction of the documents are ignored.
     """
 
-    def __init__(
-        self,
-        texts: Sequence[str],
-        images: Sequence,
-        image_token_ids: Sequence[Sequence[int]],
-        max_document_frequency: float = 0.12,
-    ):
+    def __init__(self, texts, images, image_token_ids, max_document_frequency: float = 0.12):
         if not (len(texts) == len(images) == len(image_token_ids)) or not texts:
             raise ValueError(
                 f"`texts`, `images` and `image_token_ids` must be non-empty and of one length, got {len(texts)}, "
                 f"{len(images)} and {len(image_token_ids)}."
             )
-        if not 0 < max_document_frequency <= 1:
-            raise ValueError(f"`max_document_frequency` must be in (0, 1], got {max_document_frequency!r}.")
         self.texts = list(texts)
         self.images = list(images)
         self.image_token_ids = [list(map(int, ids)) for ids in image_token_ids]
@@ -91,8 +72,7 @@ class CaptionBankRetriever:
         self.idf = np.array([math.log((1 + len(self.texts)) / (1 + frequency[word])) + 1.0 for word in kept])
         image_vectors = _embed_images(self.images)
         self.image_dim = image_vectors.shape[1]
-        self.vectors = np.concatenate([self._embed_texts(self.texts), image_vectors], axis=1)
-        self.vectors /= math.sqrt(2.0)
+        self.vectors = np.concatenate([self._embed_texts(self.texts), image_vectors], axis=1) / math.sqrt(2.0)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -112,15 +92,11 @@ class CaptionBankRetriever:
             return np.concatenate([text_vectors, np.zeros((len(texts), self.image_dim), np.float32)], axis=1)
         if len(images) != len(texts):
             raise ValueError(f"`images` must hold one image per text, got {len(images)} for {len(texts)} texts.")
-        image_vectors = _embed_images(images)
-        return np.concatenate([text_vectors, image_vectors], axis=1) / math.sqrt(2.0)
+        return np.concatenate([text_vectors, _embed_images(images)], axis=1) / math.sqrt(2.0)
 
     def retrieve(self, texts: Sequence[str], images=None, k: int = 4, seed: int = 0) -> list[list[dict]]:
-        """The `k` best documents per query, as dicts with `text`, `image`, `image_token_ids` and `score`.
-
-        Equal scores (identical captions) are ordered at random (from `seed`), so equally relevant documents all get
-        drawn over a training run.
-        """
+        """The `k` best documents per query (dicts with `text`, `image`, `image_token_ids`, `score`), best first;
+        equal scores in an order drawn from `seed`."""
         if isinstance(texts, str) or not isinstance(texts, Sequence):
             raise TypeError(f"`texts` must be a list of query strings, got {type(texts).__name__}.")
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
@@ -142,6 +118,3 @@ class CaptionBankRetriever:
                 ]
             )
         return results
-
-
-__all__ = ["CaptionBankRetriever"]

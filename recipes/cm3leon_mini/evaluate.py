@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """Measure CM3Leon-Mini: what it draws, captions, answers and edits, judged by judges that are not the model.
 
-    python -m transformers_cm3leon.mini.evaluate [--model FOLDER] [--output-dir outputs/cm3leon-mini-eval]
+    python recipes/cm3leon_mini/evaluate.py [--model FOLDER] [--output-dir outputs/cm3leon-mini-eval]
 
 - Digits, text-to-image: the requested digit vs. what an independent classifier ([`DigitClassifier`], an SVM trained
   on the real training digits) reads in the generated image.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections import defaultdict
 
@@ -31,9 +32,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from . import RECOMMENDED_GENERATION
-from . import digits as digits_world
-from . import shapes as shapes_world
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # recipes/
+
+from cm3leon_mini import digits as digits_world  # noqa: E402
+from cm3leon_mini import shapes as shapes_world  # noqa: E402
+from cm3leon_mini.mini_model import RECOMMENDED_GENERATION  # noqa: E402
 
 DEFAULT_GUIDANCE_SCALE = 3.0
 
@@ -62,7 +65,7 @@ class MiniEvaluator:
 
     def grounded_prompt(self, scene: shapes_world.Scene) -> list[int]:
         """The spatially grounded generation prompt (SFT template `spatially_grounded_generation`, image left out)."""
-        from ..data.sft_templates import format_grounding_objects
+        from transformers_cm3leon.data import format_grounding_objects
 
         objects = format_grounding_objects(shapes_world.grounding_objects(scene))
         text = f"Generate high quality image of a {scene.colour} {scene.shape} with segmentations {objects}"
@@ -85,8 +88,8 @@ class MiniEvaluator:
     def retrieval_bank(self):
         """The retrieval bank over the training documents (built once)."""
         if self._bank is None:
-            from .bank import CaptionBankRetriever
-            from .train import MiniRecipe, caption_documents
+            from cm3leon_mini.bank import CaptionBankRetriever
+            from cm3leon_mini.train import MiniRecipe, caption_documents
 
             documents = caption_documents(MiniRecipe(seed=self.seed), np.random.default_rng(self.seed))
             texts = [text for text, _ in documents]
@@ -378,7 +381,7 @@ def sample_grid(
 # ----------------------------------------------------------------------------------------------------------------------
 def evaluate(model, processor, seed: int = 0, quick: bool = False) -> dict:
     """Every measurement and the ablation table; `quick` uses fewer samples (for tests)."""
-    from .classifier import DigitClassifier
+    from cm3leon_mini.classifier import DigitClassifier
 
     started = time.time()
     evaluator = MiniEvaluator(model, processor, seed=seed)
@@ -524,9 +527,7 @@ def _attrs(fidelity: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m transformers_cm3leon.mini.evaluate", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="A CM3Leon-Mini folder (default: the shipped weights).")
     parser.add_argument("--output-dir", default="outputs/cm3leon-mini-eval")
     parser.add_argument("--seed", type=int, default=0)
@@ -535,9 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.num_threads is not None:
         torch.set_num_threads(args.num_threads)
-    from ..modeling_cm3leon import CM3LeonForCausalLM
-    from ..processing_cm3leon import CM3LeonProcessor
-    from . import default_model_path
+    from cm3leon_mini.mini_model import default_model_path
+    from transformers_cm3leon import CM3LeonForCausalLM, CM3LeonProcessor
 
     path = args.model or default_model_path()
     model = CM3LeonForCausalLM.from_pretrained(path).eval()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .digits import DEFAULT_RESOLUTION, DigitsSplit, load_digit_splits, to_grayscale
+from cm3leon_mini.digits import DEFAULT_RESOLUTION, DigitsSplit, load_digit_splits, to_grayscale
 
 
 class DigitClassifier:

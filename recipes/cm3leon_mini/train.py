@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """Train CM3Leon-Mini from scratch with the package's own recipes, in one command:
 
-    python -m transformers_cm3leon.mini.train --output-dir outputs/cm3leon-mini [--seed 0]
+    python recipes/cm3leon_mini/train.py --output-dir outputs/cm3leon-mini [--seed 0]
 
 Stages (each saved under `--output-dir`, and skipped when its folder already exists, so a stopped run resumes):
 
@@ -21,9 +21,8 @@ Stages (each saved under `--output-dir`, and skipped when its folder already exi
    read 8 randomly rotated, scaled and shifted copies of each training digit (`digits.augment_digit`), with loss on
    the answer only.
 
-`--ship` then copies the final model and processor into the package (`transformers_cm3leon/mini/weights/`), where
-`load_default()` and `cm3leon generate` find them. Nothing is downloaded: the digits ship inside scikit-learn and the
-shapes are drawn by `mini.shapes`.
+`--ship` then copies the final model and processor into `tests/fixtures/cm3leon-mini/`, the trained model of the
+test suite. Nothing is downloaded: the digits ship inside scikit-learn and the shapes are drawn by `shapes.py`.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -40,10 +40,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import digits as digits_world
-from . import shapes as shapes_world
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # recipes/
 
-logger = logging.getLogger("transformers_cm3leon.mini")
+from cm3leon_mini import digits as digits_world  # noqa: E402
+from cm3leon_mini import shapes as shapes_world  # noqa: E402
+
+logger = logging.getLogger("cm3leon_mini")
 
 
 @dataclass
@@ -183,8 +185,9 @@ def infill_rows(processor, recipe: MiniRecipe, rng: np.random.Generator) -> dict
     `<sentinel:0> answer <eoss>` in the rows of augmented digits (`recipe.digit_augmentations` per training digit,
     right after that digit's own rows).
     """
-    from ..data import apply_cm3_spans
-    from ..data.cm3_masking import IGNORE_INDEX
+    from transformers_cm3leon.data import apply_cm3_spans
+
+    IGNORE_INDEX = -100  # no loss (PyTorch's cross-entropy default)
 
     tokenizer = processor.tokenizer
     sentinel = np.array([processor.sentinel_token_id(0)])
@@ -278,10 +281,8 @@ def train_image_tokenizer(recipe: MiniRecipe, output_dir: str):
     """Stage 1: the VQ image tokenizer, with `training.vq_training.build_vq_trainer`."""
     import datasets
 
-    from ..configuration_cm3leon import CM3LeonVQConfig
-    from ..image_processing_cm3leon import CM3LeonImageProcessor
-    from ..modeling_cm3leon_vq import CM3LeonVQModel
-    from ..training.vq_training import VQDataArguments, VQLossArguments, VQModelArguments, build_vq_trainer
+    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+    from transformers_cm3leon.training import VQDataArguments, VQLossArguments, VQModelArguments, build_vq_trainer
 
     if os.path.isdir(output_dir):
         return CM3LeonImageProcessor.from_pretrained(output_dir)
@@ -319,8 +320,7 @@ def train_image_tokenizer(recipe: MiniRecipe, output_dir: str):
 
 def build_processor(recipe: MiniRecipe, image_processor):
     """The tokenizer (BPE over every caption, question and instruction) and the processor."""
-    from ..processing_cm3leon import EDITING_INSTRUCTION, CM3LeonProcessor
-    from ..tokenization_cm3leon import build_cm3leon_tokenizer
+    from transformers_cm3leon import EDITING_INSTRUCTION, CM3LeonProcessor, build_cm3leon_tokenizer
 
     corpus = [digits_world.digit_caption(d, t) for d in range(10) for t in range(len(digits_world.CAPTION_TEMPLATES))]
     corpus += [s.caption(t) for s in shapes_world.ALL_SCENES for t in range(2)]
@@ -350,13 +350,17 @@ def pretrain(recipe: MiniRecipe, processor, output_dir: str):
     """Stage 2: CM3-objective pretraining, half of the documents retrieval-augmented (`training.pretrain`)."""
     import datasets
 
-    from ..configuration_cm3leon import CM3LeonConfig
-    from ..modeling_cm3leon import CM3LeonForCausalLM
-    from ..tokenization_cm3leon import token_layout
-    from ..training.arguments import CM3Arguments, DataArguments, ModelArguments, RetrievalArguments
-    from ..training.image_embedding_init import init_image_embeddings_from_codebook
-    from ..training.pretrain import build_pretraining_trainer, prepare_pretraining_dataset
-    from .bank import CaptionBankRetriever
+    from cm3leon_mini.bank import CaptionBankRetriever
+    from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM, special_token_ids
+    from transformers_cm3leon.training import (
+        CM3Arguments,
+        DataArguments,
+        ModelArguments,
+        RetrievalArguments,
+        build_pretraining_trainer,
+        init_image_embeddings_from_codebook,
+        prepare_pretraining_dataset,
+    )
 
     if os.path.isdir(output_dir):
         return CM3LeonForCausalLM.from_pretrained(output_dir)
@@ -366,7 +370,7 @@ def pretrain(recipe: MiniRecipe, processor, output_dir: str):
     images = [_pil(image) for _, image in documents]
     image_ids = processor.image_processor.images_to_token_ids(images).tolist()
     config = CM3LeonConfig(
-        **token_layout(processor.tokenizer),
+        **special_token_ids(processor.tokenizer),
         hidden_size=recipe.hidden_size,
         intermediate_size=recipe.intermediate_size,
         num_hidden_layers=recipe.num_hidden_layers,
@@ -420,7 +424,7 @@ def pretrain(recipe: MiniRecipe, processor, output_dir: str):
 
 def _retrieval_augmented(dataset, retriever, processor, config, retrieval_args, cm3_args, seed):
     """`prepare_pretraining_dataset`'s retrieval path, with the query image passed to the retriever."""
-    from ..data import DocumentPacker, RetrievalAugmentedExampleBuilder
+    from transformers_cm3leon.data import DocumentPacker, RetrievalAugmentedExampleBuilder
 
     builder = RetrievalAugmentedExampleBuilder(
         retriever,
@@ -443,11 +447,15 @@ def supervised_fine_tune(recipe: MiniRecipe, processor, model, output_dir: str):
     import datasets
     from transformers import Trainer
 
-    from ..data import DocumentPacker
-    from ..modeling_cm3leon import CM3LeonForCausalLM
-    from ..training.arguments import CM3Arguments, SFTArguments, SFTTaskArguments
-    from ..training.recipe_utils import build_cm3_collator
-    from ..training.sft import prepare_sft_dataset
+    from transformers_cm3leon import CM3LeonForCausalLM
+    from transformers_cm3leon.data import DocumentPacker
+    from transformers_cm3leon.training import (
+        CM3Arguments,
+        SFTArguments,
+        SFTTaskArguments,
+        build_cm3_collator,
+        prepare_sft_dataset,
+    )
 
     if os.path.isdir(output_dir):
         return CM3LeonForCausalLM.from_pretrained(output_dir)
@@ -502,7 +510,7 @@ def supervised_fine_tune(recipe: MiniRecipe, processor, model, output_dir: str):
 def set_recommended_decoding(generation_config) -> None:
     """Store the decoding CM3Leon-Mini measures best with (`mini.RECOMMENDED_GENERATION`: no guidance, temperature
     0.5) as the model's per-task pipeline defaults, `generation_config.image_generation_defaults`."""
-    from . import RECOMMENDED_GENERATION
+    from cm3leon_mini.mini_model import RECOMMENDED_GENERATION
 
     generation_config.image_generation_defaults = {
         "text-to-image": dict(RECOMMENDED_GENERATION),
@@ -566,7 +574,7 @@ def store_weights_in_half_precision(folder: str) -> list[str]:
 
 def ship(model_dir: str) -> str:
     """Copy a trained model folder into the package as the default model, its weights stored in float16."""
-    from . import WEIGHTS_DIR
+    from cm3leon_mini.mini_model import WEIGHTS_DIR
 
     if os.path.isdir(WEIGHTS_DIR):
         shutil.rmtree(WEIGHTS_DIR)
@@ -576,9 +584,7 @@ def ship(model_dir: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m transformers_cm3leon.mini.train", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", default="outputs/cm3leon-mini", help="Where the stages are written.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vq-steps", type=int, default=None)
@@ -594,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Start the image-token embeddings from the VQ codebook.",
     )
-    parser.add_argument("--ship", action="store_true", help="Copy the trained model into the package.")
+    parser.add_argument(
+        "--ship", action="store_true", help="Copy the trained model into tests/fixtures/cm3leon-mini/."
+    )
     parser.add_argument(
         "--num-threads", type=int, default=None, help="torch CPU threads (1 is fastest on a machine shared by others)."
     )

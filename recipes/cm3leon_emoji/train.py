@@ -1,0 +1,354 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""Train CM3Leon-Emoji from scratch with the package's public recipes, in one command:
+
+    python recipes/cm3leon_emoji/train.py --output-dir outputs/cm3leon-emoji [--ship]
+
+Stages (each saved under `--output-dir` and skipped when its folder exists, so a stopped run resumes):
+
+1. `vq/`: the image tokenizer, a 64 px VQGAN with an 8x8 grid of codes from a codebook of 1,024 (64 image tokens
+   per emoji), trained with the package's VQ recipe (`build_vq_trainer`: L1 + L2 + commitment loss, EMA codebook
+   with dead-code restarts) on the seen emoji and a randomly shifted and scaled view of each.
+2. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
+   language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
+   (`prepare_pretraining_dataset` + `build_pretraining_trainer`: packing + `DataCollatorForCM3`) on
+   `name <break> picture` documents, half of them retrieval-augmented (`RetrievalAugmentedExampleBuilder` over
+   [`EmojiBank`]: 2 documents, relevance above 0.9 dropped, 20% query-word dropout).
+3. `sft/`: supervised fine-tuning on the tasks (`tasks.sft_rows`): text-to-image from the bare name and templates
+   (some with retrieved documents), captioning and VQA on shifted / scaled views, instruction editing (skin tone,
+   colour), and image infilling, in the processor's layouts.
+
+Held-out (base, skin tone) pairs take part in no stage. `--ship` copies the final folder into the package
+(`transformers_cm3leon/default_model/weights/`, weights stored in float16) with `training_data.json`.
+The run is deterministic: the same command on the same machine gives bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # recipes/
+
+from cm3leon_emoji import (
+    emoji_data,  # noqa: E402
+    tasks,  # noqa: E402
+)
+
+logger = logging.getLogger("cm3leon_emoji")
+
+
+@dataclass
+class EmojiRecipe:
+    """Every setting of a CM3Leon-Emoji training run (the defaults are the shipped model's)."""
+
+    seed: int = 0
+    # Which emoji (emoji_data.select_emoji): candidates nearer than this to a kept one are dropped.
+    min_distance: float = 2.0
+    # Image tokenizer: 64 px -> 8x8 codes from 1,024.
+    vq_num_embeddings: int = 1024
+    vq_embed_dim: int = 32
+    vq_base_channels: int = 32
+    vq_steps: int = 1400
+    vq_batch_size: int = 32
+    vq_learning_rate: float = 2e-3
+    vq_views: int = 1  # shifted / scaled views of each seen emoji next to its render
+    # Tokenizer and language model (the paper's block).
+    text_vocab_size: int = 1500
+    num_sentinel_tokens: int = 8
+    hidden_size: int = 256
+    intermediate_size: int = 1024
+    num_hidden_layers: int = 8
+    num_attention_heads: int = 4
+    block_size: int = 256
+    batch_size: int = 32
+    learning_rate: float = 1.5e-3
+    pretrain_steps: int = 450
+    sft_steps: int = 850
+    # Retrieval-augmented pretraining (the paper's 2 documents, 0.9 relevance cap, 20% query dropout).
+    retrieval_fraction: float = 0.5
+    num_retrieved: int = 2
+    num_retrieval_candidates: int = 16
+    # SFT data per seen emoji.
+    reading_views: int = 2  # captioning / VQA rows on shifted and scaled views (plus the render itself)
+    num_threads: int = 2
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Stages
+# ----------------------------------------------------------------------------------------------------------------------
+def _training_arguments(output_dir: str, recipe: EmojiRecipe, max_steps: int, learning_rate: float, batch_size: int):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=output_dir,
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, max_steps // 20),
+        weight_decay=0.01,
+        logging_steps=max(1, max_steps // 20),
+        save_strategy="no",
+        report_to=[],
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+def train_image_tokenizer(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], output_dir: str):
+    """Stage 1: the VQ image tokenizer (`build_vq_trainer`)."""
+    import datasets
+
+    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+    from transformers_cm3leon.training import VQDataArguments, VQLossArguments, VQModelArguments, build_vq_trainer
+
+    if os.path.isdir(output_dir):
+        return CM3LeonImageProcessor.from_pretrained(output_dir)
+    rng = np.random.default_rng(recipe.seed)
+    images = [emoji_data.render(e.char) for e in seen]
+    images += [emoji_data.random_view(e.char, rng) for e in seen for _ in range(recipe.vq_views)]
+    torch.manual_seed(recipe.seed)
+    config = CM3LeonVQConfig(
+        resolution=emoji_data.RESOLUTION,
+        embed_dim=recipe.vq_embed_dim,
+        num_embeddings=recipe.vq_num_embeddings,
+        latent_channels=recipe.vq_embed_dim,
+        base_channels=recipe.vq_base_channels,
+        channel_multiplier=[1, 2, 2, 4],
+        num_res_blocks=1,
+        attn_resolutions=[],
+        num_groups=8,
+    )
+    vq_model = CM3LeonVQModel(config)
+    trainer = build_vq_trainer(
+        VQModelArguments(),
+        VQDataArguments(),
+        VQLossArguments(reconstruction_loss="l1+l2", codebook_update="ema", dead_code_threshold=50),
+        _training_arguments(
+            output_dir + ".tmp", recipe, recipe.vq_steps, recipe.vq_learning_rate, recipe.vq_batch_size
+        ),
+        vq_model=vq_model,
+        train_dataset=datasets.Dataset.from_dict({"image": images}),
+    )
+    trainer.train()
+    vq_model.eval()
+    image_processor = CM3LeonImageProcessor(vq_model=vq_model)
+    image_processor.save_pretrained(output_dir)
+    shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
+    return image_processor
+
+
+def build_processor(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_processor):
+    """The tokenizer (byte-level BPE over every name, prompt, question and instruction) and the processor."""
+    from transformers_cm3leon import CM3LeonProcessor, build_cm3leon_tokenizer
+
+    num_special = 4 + recipe.vq_num_embeddings + 2 + recipe.num_sentinel_tokens
+    tokenizer = build_cm3leon_tokenizer(
+        tasks.tokenizer_corpus(seen) * 2,
+        vocab_size=num_special + 256 + recipe.text_vocab_size,
+        image_vocab_size=recipe.vq_num_embeddings,
+        num_sentinel_tokens=recipe.num_sentinel_tokens,
+        min_frequency=2,
+        model_max_length=2 * recipe.block_size,
+    )
+    return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def pretrain(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], processor, output_dir: str):
+    """Stage 2: CM3-objective pretraining, part of the documents retrieval-augmented."""
+    import datasets
+
+    from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM, special_token_ids
+    from transformers_cm3leon.data import DocumentPacker, RetrievalAugmentedExampleBuilder
+    from transformers_cm3leon.training import (
+        CM3Arguments,
+        DataArguments,
+        ModelArguments,
+        RetrievalArguments,
+        build_pretraining_trainer,
+        init_image_embeddings_from_codebook,
+        prepare_pretraining_dataset,
+    )
+
+    if os.path.isdir(output_dir):
+        return CM3LeonForCausalLM.from_pretrained(output_dir)
+    rng = np.random.default_rng(recipe.seed)
+    texts, images = tasks.caption_documents(seen, rng)
+    image_ids = processor.image_processor.images_to_token_ids(images).tolist()
+    config = CM3LeonConfig(
+        **special_token_ids(processor.tokenizer),
+        hidden_size=recipe.hidden_size,
+        intermediate_size=recipe.intermediate_size,
+        num_hidden_layers=recipe.num_hidden_layers,
+        num_attention_heads=recipe.num_attention_heads,
+        max_position_embeddings=2 * recipe.block_size,
+        image_seq_length=processor.image_processor.image_seq_length,
+        initializer_range=0.02,
+        position_initializer_range=0.02,
+    )
+    torch.manual_seed(recipe.seed)
+    model = CM3LeonForCausalLM(config)
+    init_image_embeddings_from_codebook(model, processor.image_processor.vq_model, seed=recipe.seed)
+    cm3_args = CM3Arguments(block_size=recipe.block_size, packing=True, objective="cm3")
+    data_args = DataArguments(text_column="text", image_column="image_token_ids")
+
+    split = int(len(texts) * recipe.retrieval_fraction)
+    plain = datasets.Dataset.from_dict({"text": texts[split:], "image_token_ids": image_ids[split:]})
+    parts = [prepare_pretraining_dataset(plain, processor, config, data_args, cm3_args, seed=recipe.seed)]
+    if split:
+        bank = tasks.build_bank(seen, processor)
+        retrieval_args = RetrievalArguments(
+            num_retrieved=recipe.num_retrieved, num_retrieval_candidates=recipe.num_retrieval_candidates
+        )
+        # Query = name + picture (the paper's multimodal query): a document finds itself at relevance 1.0, which the
+        # 0.9 cap drops, so the model learns from related emoji, not from a copy of the answer.
+        builder = RetrievalAugmentedExampleBuilder(
+            bank,
+            processor.tokenizer,
+            config,
+            **retrieval_args.example_builder_kwargs(),
+            seed=recipe.seed,
+            text_column="text",
+            image_column="image_token_ids",
+            retrieval_image_column="image",
+        )
+        augmented = builder.map(
+            datasets.Dataset.from_dict(
+                {"text": texts[:split], "image_token_ids": image_ids[:split], "image": images[:split]}
+            )
+        )
+        logger.info(f"retrieval-augmented examples: {len(augmented)}, filter statistics {dict(builder.stats)}")
+        packer = DocumentPacker(cm3_args.block_size, mode="concatenate", remainder="drop")
+        parts.append(packer.map(augmented.select_columns(["input_ids"])))
+    train_dataset = datasets.concatenate_datasets(parts).shuffle(seed=recipe.seed)
+    trainer, _ = build_pretraining_trainer(
+        ModelArguments(),
+        data_args,
+        cm3_args,
+        RetrievalArguments(),
+        _training_arguments(
+            output_dir + ".tmp", recipe, recipe.pretrain_steps, recipe.learning_rate, recipe.batch_size
+        ),
+        model=model,
+        processor=processor,
+        train_dataset=train_dataset,
+    )
+    trainer.train()
+    model.save_pretrained(output_dir)
+    shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
+    return model
+
+
+def supervised_fine_tune(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], processor, model, output_dir: str):
+    """Stage 3: SFT on the task rows, packed whole, loss as each row says."""
+    import datasets
+    from transformers import Trainer
+
+    from transformers_cm3leon import CM3LeonForCausalLM
+    from transformers_cm3leon.data import DataCollatorForCM3, DocumentPacker
+
+    if os.path.isdir(output_dir):
+        return CM3LeonForCausalLM.from_pretrained(output_dir)
+    rng = np.random.default_rng(recipe.seed + 1)
+    rows = tasks.sft_rows(seen, processor, rng, reading_views=recipe.reading_views)
+    logger.info("SFT rows per task: " + ", ".join(f"{task}: {len(r['input_ids'])}" for task, r in rows.items()))
+    dataset = datasets.concatenate_datasets([datasets.Dataset.from_dict(r) for r in rows.values()])
+    dataset = DocumentPacker(recipe.block_size, mode="whole_documents").map(dataset.shuffle(seed=recipe.seed))
+    collator = DataCollatorForCM3(model.config, mode="causal", max_length=recipe.block_size, seed=recipe.seed)
+    trainer = Trainer(
+        model=model,
+        args=_training_arguments(
+            output_dir + ".tmp", recipe, recipe.sft_steps, recipe.learning_rate / 2, recipe.batch_size
+        ),
+        train_dataset=dataset,
+        data_collator=collator,
+    )
+    trainer.train()
+    model.save_pretrained(output_dir)
+    shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
+    return model
+
+
+# The decoding the shipped model measures best with (the model card's ablation): the pipelines' per-task defaults.
+RECOMMENDED_GENERATION = {
+    "text-to-image": {"guidance_scale": 3.0, "temperature": 0.7, "top_k": 64},
+    "image-editing": {"guidance_scale": 3.0, "image_guidance_scale": 1.5, "temperature": 0.7, "top_k": 64},
+}
+
+
+def train(recipe: EmojiRecipe, output_dir: str) -> str:
+    """Run the three stages; returns the folder of the final model (`model/`: model + processor)."""
+    started = time.time()
+    torch.set_num_threads(recipe.num_threads)
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "recipe.json"), "w") as handle:
+        json.dump(asdict(recipe), handle, indent=2)
+    seen, held_out = emoji_data.split(emoji_data.select_emoji(recipe.min_distance), seed=recipe.seed)
+    logger.info(f"{len(seen)} seen emoji, {len(held_out)} held-out (base, skin tone) pairs")
+    image_processor = train_image_tokenizer(recipe, seen, os.path.join(output_dir, "vq"))
+    logger.info(f"image tokenizer ready ({time.time() - started:.0f} s)")
+    processor = build_processor(recipe, seen, image_processor)
+    model = pretrain(recipe, seen, processor, os.path.join(output_dir, "pretrain"))
+    logger.info(f"pretraining done ({time.time() - started:.0f} s)")
+    model = supervised_fine_tune(recipe, seen, processor, model, os.path.join(output_dir, "sft"))
+    logger.info(f"SFT done ({time.time() - started:.0f} s)")
+    final = os.path.join(output_dir, "model")
+    model.generation_config.pad_token_id = model.config.pad_token_id
+    model.generation_config.image_generation_defaults = RECOMMENDED_GENERATION
+    model.generation_config._from_model_config = False
+    model.save_pretrained(final)
+    processor.save_pretrained(final)
+    tasks.write_training_data(final, seen, held_out)
+    with open(os.path.join(final, "training_recipe.json"), "w") as handle:
+        json.dump({**asdict(recipe), "train_seconds": round(time.time() - started)}, handle, indent=2)
+    return final
+
+
+def weights_digest(folder: str) -> str:
+    """SHA-256 over every `.safetensors` file of `folder` (in path order): equal digests, bit-identical weights."""
+    digest = hashlib.sha256()
+    for directory, _, files in sorted(os.walk(folder)):
+        for name in sorted(f for f in files if f.endswith(".safetensors")):
+            with open(os.path.join(directory, name), "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default="outputs/cm3leon-emoji", help="Where the stages are written.")
+    parser.add_argument("--seed", type=int, default=0)
+    for name in ("vq_steps", "pretrain_steps", "sft_steps"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
+    parser.add_argument("--ship", action="store_true", help="Copy the trained model into the package.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    recipe = EmojiRecipe(seed=args.seed)
+    for name in ("vq_steps", "pretrain_steps", "sft_steps"):
+        if getattr(args, name) is not None:
+            setattr(recipe, name, getattr(args, name))
+    final = train(recipe, args.output_dir)
+    print(f"trained model: {final}\nweights sha256: {weights_digest(final)}")
+    if args.ship:
+        from transformers_cm3leon.default_model import ship
+
+        print(f"shipped to {ship(final)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

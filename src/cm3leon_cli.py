@@ -1,0 +1,95 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""The `cm3leon` command's front door: parses the command line with nothing but the standard library, so that
+`cm3leon --help` answers at once, and imports `transformers_cm3leon` (torch, transformers) only to run a command.
+
+    cm3leon generate "red apple" -o apple.png --size 256
+    cm3leon train pretrain|sft|vq --config recipe.yaml
+    cm3leon eval text-to-image|captioning|vqa --option value ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+GENERATE_EPILOG = """examples:
+  cm3leon generate "red apple" -o apple.png --size 256
+  cm3leon generate "thumbs up: dark skin tone" --num-images-per-prompt 4 --seed 3
+  cm3leon generate "a cat" --model path/to/cm3leon --guidance-scale 3 --top-p 0.9 --device cuda
+
+Decoding options left unset keep the model's own defaults (generation_config.image_generation_defaults)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cm3leon", description="CM3Leon with Hugging Face transformers: text-to-image, training, evaluation."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{generate,train,eval}")
+    generate = commands.add_parser(
+        "generate",
+        help="Generate images from a text prompt (the default model unless --model).",
+        description="Generate images from a text prompt, as pipeline('text-to-image') does.",
+        epilog=GENERATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    generate.add_argument("prompt", help="The text prompt (not empty).")
+    generate.add_argument("-o", "--output", default="cm3leon.png", help="Output PNG path (default: %(default)s).")
+    generate.add_argument("--model", default=None, help="A CM3Leon folder or Hub id (default: the default model).")
+    generate.add_argument("--negative-prompt", default=None, help="Text of the unconditional guidance stream.")
+    generate.add_argument("--guidance-scale", type=float, default=None, help="Classifier-free guidance scale.")
+    generate.add_argument(
+        "--num-images-per-prompt",
+        "--num-images",
+        dest="num_images_per_prompt",
+        type=int,
+        default=1,
+        help="Images to generate; the files get an index suffix (default: %(default)s).",
+    )
+    generate.add_argument("--seed", type=int, default=0, help="Random seed: same seed, same image (default: 0).")
+    generate.add_argument("--decoding-strategy", choices=("sample", "cd-k", "mixture"), default=None)
+    generate.add_argument("--temperature", type=float, default=None)
+    generate.add_argument("--top-k", type=int, default=None)
+    generate.add_argument("--top-p", type=float, default=None)
+    generate.add_argument(
+        "--parallel-decoding",
+        choices=("jacobi",),
+        default=None,
+        help="Several image tokens per forward (speculative Jacobi decoding, same distribution).",
+    )
+    generate.add_argument("--size", type=int, default=None, help="Upscale the image to SIZE x SIZE pixels.")
+    generate.add_argument(
+        "--resample",
+        choices=("nearest", "lanczos"),
+        default="nearest",
+        help="Upscaling filter: nearest keeps the pixels sharp, lanczos smooths (default: %(default)s).",
+    )
+    generate.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default: cpu).")
+    for name, help_text in (
+        ("train", "Train CM3Leon: pretraining, SFT, or the image tokenizer (`cm3leon train <recipe> --help`)."),
+        ("eval", "Evaluate CM3Leon: FID / CLIPScore, captioning CIDEr, VQA (`cm3leon eval <recipe> --help`)."),
+    ):
+        command = commands.add_parser(name, help=help_text, add_help=False)
+        command.add_argument("arguments", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        from transformers_cm3leon.cli import run_generate
+
+        try:
+            return run_generate(args)
+        except (ValueError, TypeError, OSError) as error:
+            print(f"cm3leon generate: error: {error}", file=sys.stderr)
+            return 2
+    from transformers_cm3leon.cli import main as package_main
+
+    return package_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

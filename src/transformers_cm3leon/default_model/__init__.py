@@ -1,0 +1,93 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""CM3Leon-Emoji, the default model: a small CM3Leon that draws, reads and edits 1,600+ OpenMoji emoji at 64x64.
+
+It ships inside the package, so `cm3leon generate "red apple"` and `pipeline("text-to-image")` work offline with no
+model argument. It was trained from scratch on 2 CPU cores by the recipe in `recipes/cm3leon_emoji/` of the
+repository (the package's public training API); the model card (`model_cards/cm3leon-emoji.md`) has every measured
+number. Its weights derive from OpenMoji's art and are licensed CC BY-SA 4.0, like the art (the code is Apache-2.0).
+
+    >>> from transformers_cm3leon.default_model import load_default, training_data
+    >>> model, processor = load_default()
+    >>> "red apple" in training_data()["seen"]
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+
+WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+TRAINING_DATA_FILE = "training_data.json"
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def has_default_model() -> bool:
+    """Whether this installation holds the default model's weights."""
+    return os.path.isfile(os.path.join(WEIGHTS_DIR, "config.json"))
+
+
+def default_model_path() -> str:
+    """The folder of the default model (model, tokenizer, image processor, VQ image tokenizer, `training_data.json`).
+
+    Raises:
+        FileNotFoundError: if this installation has no weights (a source checkout where they were not trained yet).
+    """
+    if not has_default_model():
+        raise FileNotFoundError(
+            f"The default model's weights are not in {WEIGHTS_DIR!r}. Train them with "
+            "`python recipes/cm3leon_emoji/train.py --ship` from a clone of the repository, or install a release of "
+            "transformers-cm3leon."
+        )
+    return WEIGHTS_DIR
+
+
+def load_default(device: str = "cpu"):
+    """Load the default model: returns `(model, processor)` (`CM3LeonForCausalLM` in eval mode, `CM3LeonProcessor`)."""
+    from ..modeling_cm3leon import CM3LeonForCausalLM
+    from ..processing_cm3leon import CM3LeonProcessor
+
+    path = default_model_path()
+    model = CM3LeonForCausalLM.from_pretrained(path).to(device).eval()
+    return model, CM3LeonProcessor.from_pretrained(path)
+
+
+def training_data(model_path: str | None = None) -> dict:
+    """What a model folder's `training_data.json` says it was trained on: `seen` and `held_out` (CLDR names) and the
+    `vocabulary` of its prompts. `model_path` defaults to the default model; `{}` for a folder without the file."""
+    path = os.path.join(model_path or default_model_path(), TRAINING_DATA_FILE)
+    return _read_training_data(path) if os.path.isfile(path) else {}
+
+
+@functools.lru_cache(maxsize=8)
+def _read_training_data(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def unknown_words(prompt: str, vocabulary) -> list[str]:
+    """The words of `prompt` that no training prompt used (case-insensitive)."""
+    known = set(vocabulary)
+    return [word for word in _WORD.findall(prompt.lower()) if word not in known]
+
+
+def is_out_of_domain(prompt: str, vocabulary) -> bool:
+    """Whether most words of `prompt` were never seen in training (the prompt is far from anything the model knows).
+    A prompt without words (e.g. an emoji character) is not judged."""
+    words = _WORD.findall(prompt.lower())
+    return bool(words) and len(unknown_words(prompt, vocabulary)) * 2 > len(words)
+
+
+__all__ = [
+    "TRAINING_DATA_FILE",
+    "WEIGHTS_DIR",
+    "default_model_path",
+    "has_default_model",
+    "is_out_of_domain",
+    "load_default",
+    "training_data",
+    "unknown_words",
+]

