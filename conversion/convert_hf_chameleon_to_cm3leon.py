@@ -185,6 +185,12 @@ def plan_language_model(handles: dict, config: CM3LeonConfig, dtype: torch.dtype
     plan = {}
     for name in names:
         handle, shape = handles[name], tuple(expected[name])
+        # Every shape is checked from the safetensors headers before the first byte is written.
+        stored = tuple(handle.get_slice(name).get_shape())
+        if stored != shape and not (len(stored) == 1 and len(shape) == 2 and stored[0] == shape[1]):
+            raise ValueError(
+                f"{source}: tensor {name!r} has shape {list(stored)}, but the converted config needs {list(shape)}."
+            )
 
         def produce(handle=handle, name=name, shape=shape):
             tensor = handle.get_tensor(name)

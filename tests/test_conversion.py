@@ -29,7 +29,7 @@ from transformers import (
 
 import transformers_cm3leon  # noqa: F401  (registers the Auto classes)
 from transformers_cm3leon import conversion_utils
-from transformers_cm3leon.configuration_cm3leon import CM3LeonVQConfig
+from transformers_cm3leon.configuration_cm3leon import CM3LeonConfig, CM3LeonVQConfig
 from transformers_cm3leon.conversion_utils import CheckpointKeysError, load_taming_vqgan, vq_config_from_taming
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
@@ -439,6 +439,9 @@ def test_meta_conversion_generation_config_and_card(converted):
         "image-editing": {"guidance_scale": 3.0, "image_guidance_scale": 1.2, "temperature": 0.7, "top_p": 0.9},
     }
     assert generation.guidance_scale is None  # stock generate() must not run CFG on text
+    # Meta's text decoding: image tokens suppressed, repetition penalty 1.2.
+    assert generation.suppress_tokens == list(CM3LeonConfig.from_pretrained(folder).image_token_ids)
+    assert generation.repetition_penalty == 1.2
     # ... and the image pipelines start from Chameleon's own decoding.
     from transformers import pipeline
 
@@ -693,7 +696,28 @@ def test_hf_conversion_without_vqgan_is_text_only_and_says_so(hf_chameleon, tmp_
     torch.testing.assert_close(logits[..., 30:], reference[..., 30:], atol=1e-4, rtol=0)
     card = ModelCard.load(out / "README.md")
     assert "No image tokenizer" in card.text and "AutoTokenizer" in card.text
-    assert card.data.pipeline_tag == "text-to-image"
+    assert card.data.pipeline_tag == "text-generation" and "text-to-image" not in card.data.tags
+    # The image pipelines say what is missing and how to add it.
+    from transformers import pipeline
+
+    with pytest.raises((ValueError, OSError), match="image tokenizer|image_tokenizer|vqgan"):
+        pipeline("text-to-image", model=str(out))
+
+
+def test_hf_conversion_checks_every_shape_before_writing_and_leaves_no_partial_folder(hf_chameleon, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (broken / name).write_bytes((hf_chameleon.folder / name).read_bytes())
+    state_dict = load_file(hf_chameleon.folder / "model.safetensors")
+    name = sorted(k for k in state_dict if not k.startswith("model.vqmodel."))[-1]  # a tensor written late
+    state_dict[name] = torch.zeros(3, 3)
+    save_file(state_dict, broken / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match=f"tensor '{name}' has shape \\[3, 3\\], but the converted config needs"):
+        hf_converter.convert_hf_chameleon(broken, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]  # nothing written, no staging folder left
 
 
 def test_hf_conversion_rejects_a_vqgan_from_another_model(chameleon_download, hf_chameleon, tmp_path):

@@ -15,7 +15,9 @@ def tiny(request):
 
 
 def batch(processor, prompts):
-    encoded = processor.pad([processor.text_to_image_prompt(p) for p in prompts], padding_side="left", return_tensors="pt")
+    encoded = processor.pad(
+        [processor.text_to_image_prompt(p) for p in prompts], padding_side="left", return_tensors="pt"
+    )
     return encoded["input_ids"], encoded["attention_mask"]
 
 
@@ -47,7 +49,9 @@ def test_greedy_jacobi_editing_three_streams(tiny):
 
 
 def _histograms(tokens, offset, vocab):
-    return torch.stack([torch.bincount(tokens[:, i] - offset, minlength=vocab).float() for i in range(tokens.shape[1])])
+    return torch.stack(
+        [torch.bincount(tokens[:, i] - offset, minlength=vocab).float() for i in range(tokens.shape[1])]
+    )
 
 
 @pytest.mark.parametrize("settings", [{}, {"top_k": 6, "temperature": 0.8}, {"decoding_strategy": "mixture"}])
@@ -59,7 +63,9 @@ def test_sampling_with_jacobi_has_the_sequential_distribution(settings):
     n, offset, vocab = 1200, model.config.image_token_offset, model.config.image_vocab_size
 
     def draw(seed, **extra):
-        tokens = generate(model, ids, num_images_per_prompt=n, generator=torch.Generator().manual_seed(seed), **settings, **extra)
+        tokens = generate(
+            model, ids, num_images_per_prompt=n, generator=torch.Generator().manual_seed(seed), **settings, **extra
+        )
         return _histograms(tokens.image_token_ids, offset, vocab) / n
 
     reference, other = draw(0), draw(1)
@@ -73,7 +79,9 @@ def test_sampling_with_jacobi_has_the_sequential_distribution(settings):
 def test_jacobi_is_seeded_and_stops_on_request(tiny):
     model, processor = tiny
     ids, mask = batch(processor, PROMPTS)
-    run = lambda **kw: generate(model, ids, mask, parallel_decoding="jacobi", generator=torch.Generator().manual_seed(5), **kw)  # noqa: E731
+    run = lambda **kw: generate(
+        model, ids, mask, parallel_decoding="jacobi", generator=torch.Generator().manual_seed(5), **kw
+    )  # noqa: E731
     assert torch.equal(run().image_token_ids, run().image_token_ids)
     seen = []
     stopped = run(callback_on_step_end=lambda step, tokens, scores: seen.append(step) or step >= 3)

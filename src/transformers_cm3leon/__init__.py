@@ -15,7 +15,6 @@ from transformers import (
     AutoModelForCausalLM,
     AutoProcessor,
     AutoTokenizer,
-    PreTrainedTokenizerFast,
 )
 
 from .configuration_cm3leon import CM3LEON_PRESETS, CM3LEON_VQ_PRESETS, CM3LeonConfig, CM3LeonVQConfig
@@ -56,6 +55,7 @@ from .retrieval import (
 )
 from .sequence_format import SpecialTokenIds, unconditional_input_ids
 from .tokenization_cm3leon import (
+    CM3LeonTokenizer,
     build_cm3leon_tokenizer,
     image_token_code,
     image_token_name,
@@ -72,7 +72,7 @@ AutoConfig.register(CM3LeonRetrieverConfig.model_type, CM3LeonRetrieverConfig, e
 AutoModel.register(CM3LeonConfig, CM3LeonModel, exist_ok=True)
 AutoModel.register(CM3LeonVQConfig, CM3LeonVQModel, exist_ok=True)
 AutoModelForCausalLM.register(CM3LeonConfig, CM3LeonForCausalLM, exist_ok=True)
-AutoTokenizer.register(CM3LeonConfig, tokenizer_class=PreTrainedTokenizerFast, exist_ok=True)
+AutoTokenizer.register(CM3LeonConfig, tokenizer_class=CM3LeonTokenizer, exist_ok=True)
 AutoImageProcessor.register(CM3LeonConfig, slow_image_processor_class=CM3LeonImageProcessor, exist_ok=True)
 AutoProcessor.register(CM3LeonConfig, CM3LeonProcessor, exist_ok=True)
 register_pipelines()  # the pipeline tasks, and AutoModelForImageTextToText for captioning / VQA
@@ -100,6 +100,7 @@ __all__ = [
     "CM3LeonRetriever",
     "CM3LeonRetrieverConfig",
     "CM3LeonTextToImagePipeline",
+    "CM3LeonTokenizer",
     "CM3LeonVQConfig",
     "CM3LeonVQModel",
     "CM3LeonVQModelOutput",

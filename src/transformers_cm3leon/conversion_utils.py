@@ -15,6 +15,8 @@ import json
 import os
 import pickle
 import re
+import shutil
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +206,9 @@ def expected_state_dict_shapes(model_class, config) -> dict[str, tuple[int, ...]
     return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
-def prepare_output_directory(output_dir: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Create `output_dir`; refuse a non-empty one unless `overwrite`, then remove stale weight files from it."""
+def prepare_output_directory(output_dir: str | os.PathLike, overwrite: bool = False, create: bool = True) -> Path:
+    """Create `output_dir` (with `create`); refuse a non-empty one unless `overwrite`, then remove stale weight files
+    from it."""
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"`output_dir` {str(output_dir)!r} exists and is not a folder.")
@@ -214,9 +217,11 @@ def prepare_output_directory(output_dir: str | os.PathLike, overwrite: bool = Fa
             raise ValueError(
                 f"`output_dir` {str(output_dir)!r} is not empty; choose an empty folder or pass --overwrite."
             )
-        for stale in output_dir.glob("model*.safetensors*"):
-            stale.unlink()
-    output_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            for stale in output_dir.glob("model*.safetensors*"):
+                stale.unlink()
+    if create:
+        output_dir.mkdir(parents=True, exist_ok=True)
     return output_dir
 
 
@@ -384,6 +389,7 @@ CHAMELEON_TEMPERATURE = 0.7
 CHAMELEON_TOP_P = 0.9
 CHAMELEON_TEXT_GUIDANCE_SCALE = 3.0
 CHAMELEON_IMAGE_GUIDANCE_SCALE = 1.2
+CHAMELEON_TEXT_REPETITION_PENALTY = 1.2  # Meta's `RepetitionPenaltyLogitsProcessor` in text mode
 
 
 # Chameleon's QK-norm is `nn.LayerNorm(head_dim)` with PyTorch's default eps, whatever the RMSNorm's `norm_eps` is.
@@ -443,7 +449,8 @@ def embedding_special_token_ids(tokenizer: PreTrainedTokenizerFast, num_embeddin
 def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
     """Decoding defaults of Chameleon's reference inference for a converted checkpoint.
 
-    Sampling with temperature 0.7 and top-p 0.9; text stops at `</s>` or at `<racm3:break>` (the start of an image,
+    Sampling with temperature 0.7 and top-p 0.9; text never holds an image token (Meta's text decoder allows only text
+    tokens) and has Meta's repetition penalty of 1.2; it stops at `</s>` or at `<racm3:break>` (the start of an image,
     Chameleon's extra stop token in text mode). The image guidance scales (text 3.0, image 1.2) go into
     `image_generation_defaults`, the per-task defaults the image pipelines read, rather than `guidance_scale`, which
     would make stock `generate()` run classifier-free guidance on text.
@@ -456,6 +463,9 @@ def chameleon_generation_config(config: CM3LeonConfig) -> GenerationConfig:
         do_sample=True,
         temperature=CHAMELEON_TEMPERATURE,
         top_p=CHAMELEON_TOP_P,
+        # Meta's text decoding: no image token in text, and its repetition penalty.
+        suppress_tokens=list(config.image_token_ids),
+        repetition_penalty=CHAMELEON_TEXT_REPETITION_PENALTY,
         max_length=config.max_position_embeddings,
         image_generation_defaults={
             "text-to-image": {"guidance_scale": CHAMELEON_TEXT_GUIDANCE_SCALE, **sampling},
@@ -516,13 +526,22 @@ def write_converted_model(
     max_shard_size: int | str = "2GB",
     **card_kwargs,
 ) -> Path:
-    """Write a converted language model folder: prepare `output_dir` (see [`prepare_output_directory`]), stream the
-    planned weights into it as (sharded) safetensors, then write everything else with [`save_converted_extras`].
-    Returns the folder."""
-    output_dir = prepare_output_directory(output_dir, overwrite=overwrite)
-    logger.info(f"Writing the language model ({next(iter(plan.values())).dtype}) to {output_dir}.")
-    save_planned_safetensors(plan, output_dir, max_shard_size=max_shard_size)
-    save_converted_extras(output_dir, config, tokenizer, processor=processor, **card_kwargs)
+    """Write a converted language model folder: check `output_dir` (see [`prepare_output_directory`]), stream the
+    planned weights as (sharded) safetensors and write everything else with [`save_converted_extras`] into a staging
+    folder beside it, then move that into place: a conversion that fails never leaves a partial folder. Returns the
+    folder."""
+    output_dir = Path(output_dir)
+    prepare_output_directory(output_dir, overwrite=overwrite, create=False)
+    staging = output_dir.parent / f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        logger.info(f"Writing the language model ({next(iter(plan.values())).dtype}) to {output_dir}.")
+        save_planned_safetensors(plan, staging, max_shard_size=max_shard_size)
+        save_converted_extras(staging, config, tokenizer, processor=processor, **card_kwargs)
+        if output_dir.exists():  # `overwrite`: the old folder goes only once the new one is complete
+            shutil.rmtree(output_dir)
+        staging.rename(output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return output_dir
 
 

@@ -34,6 +34,7 @@ MODEL_AUTO_CLASS = "AutoModelForCausalLM"
 CONFIG_AUTO_CLASS = "AutoConfig"
 PROCESSOR_AUTO_CLASS = "AutoProcessor"
 IMAGE_PROCESSOR_AUTO_CLASS = "AutoImageProcessor"
+TOKENIZER_AUTO_CLASS = "AutoTokenizer"
 
 
 @contextmanager
@@ -181,6 +182,8 @@ def save_for_hub(
         objects = [(model.config, CONFIG_AUTO_CLASS), (model, MODEL_AUTO_CLASS)]
         if processor is not None:
             objects += [(processor, PROCESSOR_AUTO_CLASS), (processor.image_processor, IMAGE_PROCESSOR_AUTO_CLASS)]
+            if type(processor.tokenizer).__module__.startswith(PACKAGE_NAME):
+                objects.append((processor.tokenizer, TOKENIZER_AUTO_CLASS))
     with _registered_for_auto_classes(objects), _own_module_copies():
         model.save_pretrained(folder, max_shard_size=max_shard_size)
         if processor is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -221,6 +222,10 @@ class CM3LeonImageProcessor(BaseImageProcessor):
                     f"(height, width), got {tuple(image.shape)}."
                 )
             if image.is_floating_point():
+                if image.numel() and not torch.isfinite(image).all():
+                    raise ValueError(
+                        f"`{name}` is a float tensor with NaN or infinite values; pixels must be in [0, 1]."
+                    )
                 if image.numel() and (image.min() < 0 or image.max() > 1):
                     raise ValueError(
                         f"`{name}` is a float tensor, which must hold values in [0, 1]; got values in "
@@ -246,7 +251,9 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             return [(image, f"images[{i}]") for i, image in enumerate(images)]
         return [(images, "images")]
 
-    def _resize_and_crop(self, image: PIL.Image.Image) -> PIL.Image.Image:
+    def _resize_and_crop(self, image: PIL.Image.Image, name: str = "images") -> PIL.Image.Image:
+        if image.width == 0 or image.height == 0:
+            raise ValueError(f"`{name}` is empty ({image.width}x{image.height} pixels).")
         size = self.size
         scale = size / min(image.size)
         image = image.resize((round(scale * image.width), round(scale * image.height)), self.resample)
@@ -271,7 +278,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             raise ValueError(f"`return_tensors` must be one of {list(_RETURN_TENSORS)}, got {return_tensors!r}.")
         pixel_values = []
         for image, name in self._flatten_images(images):
-            image = self._resize_and_crop(_whiten_transparency(self._to_pil(image, name)))
+            image = self._resize_and_crop(_whiten_transparency(self._to_pil(image, name)), name)
             pixels = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
             pixel_values.append(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
         if return_tensors is not None:
@@ -300,7 +307,8 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         pixel_values = pixel_values.detach().float().cpu().clamp(-1.0, 1.0)
         if output_type == "pt":
             return (pixel_values + 1.0) / 2.0
-        arrays = ((pixel_values + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        # Meta's `pil_from_chw_tensor`: scaled to [0, 255] and truncated (not rounded), bit for bit.
+        arrays = ((pixel_values + 1.0) / 2.0 * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
         if output_type == "np":
             return arrays
         return [PIL.Image.fromarray(array, "RGB") for array in arrays]
@@ -328,6 +336,11 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         """
         if output_type not in _OUTPUT_TYPES:
             raise ValueError(f"`output_type` must be one of {list(_OUTPUT_TYPES)}, got {output_type!r}.")
+        return self.postprocess(self.token_ids_to_pixel_values(token_ids), output_type=output_type)
+
+    def token_ids_to_pixel_values(self, token_ids) -> torch.FloatTensor:
+        """Image token ids `(B, grid_size ** 2)` -> the VQ model's pixel values `(B, 3, size, size)`, in [-1, 1]
+        (unclamped); `postprocess` turns them into images."""
         vq_model = self._require_vq_model()
         if isinstance(token_ids, np.ndarray):
             token_ids = torch.from_numpy(token_ids)
@@ -358,8 +371,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
                 f"`token_ids` must all be image token ids in [{valid.start}, {valid.stop}); "
                 f"token_ids[{row}, {col}] = {int(token_ids[row, col])} ({int(outside.sum())} ids out of range)."
             )
-        pixel_values = vq_model.decode(token_ids.to(vq_model.device) - self.image_token_offset)
-        return self.postprocess(pixel_values, output_type=output_type)
+        return vq_model.decode(token_ids.to(vq_model.device) - self.image_token_offset)
 
     def token_mask(self, mask_image, image_size: tuple[int, int] | None = None) -> np.ndarray:
         """The image tokens a pixel mask covers, as booleans `(grid_size, grid_size)`: diffusers' convention, white
@@ -404,7 +416,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
                 f"`mask_image` is {mask.width}x{mask.height} pixels but the image is {image_size[0]}x{image_size[1]}; "
                 "the mask must cover the image pixel for pixel."
             )
-        pixels = np.asarray(self._resize_and_crop(mask)) >= 128
+        pixels = np.asarray(self._resize_and_crop(mask, "mask_image")) >= 128
         grid, cell = self.grid_size, self.size // self.grid_size
         return pixels.reshape(grid, cell, grid, cell).any(axis=(1, 3))
 
@@ -515,6 +527,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         model. Passing `vq_model=` attaches that model instead of loading one.
         """
         locate = {key: kwargs[key] for key in (*_HUB_KWARGS, "subfolder") if key in kwargs}
+        check_has_image_tokenizer(pretrained_model_name_or_path)
         loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         image_processor = loaded[0] if isinstance(loaded, tuple) else loaded
         if vq_model is not None:
@@ -526,4 +539,20 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         return loaded
 
 
-__all__ = ["CM3LeonImageProcessor", "IMAGE_TOKENIZER_SUBFOLDER"]
+def check_has_image_tokenizer(folder: str | os.PathLike) -> None:
+    """A clear error for a local model folder saved without an image processor (a text-only conversion)."""
+    folder = Path(folder)
+    if (
+        folder.is_dir()
+        and (folder / "config.json").is_file()
+        and not any((folder / name).is_file() for name in ("processor_config.json", "preprocessor_config.json"))
+    ):
+        raise OSError(
+            f"{str(folder)!r} holds a CM3Leon language model without an image tokenizer (a text-only conversion: no "
+            "`image_tokenizer/` and no processor), so it cannot turn images into tokens or tokens into images. Use it "
+            "for text (`AutoTokenizer` + `AutoModelForCausalLM`), or convert the checkpoint again with its VQGAN "
+            "(`--vqgan-ckpt tokenizer/vqgan.ckpt`) for the image tasks."
+        )
+
+
+__all__ = ["CM3LeonImageProcessor", "IMAGE_TOKENIZER_SUBFOLDER", "check_has_image_tokenizer"]

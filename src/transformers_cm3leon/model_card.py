@@ -27,6 +27,7 @@ TEMPLATE_NAME = "model_card_template.md"
 LIBRARY_NAME = "transformers"
 PIPELINE_TAG = "text-to-image"
 BASE_TAGS = ("transformers-cm3leon", "cm3leon", "text-to-image", "image-to-text", "multimodal", "vqgan")
+TEXT_ONLY_TAGS = ("transformers-cm3leon", "cm3leon", "text-generation")
 
 CM3LEON_CITATION = """@article{yu2023scaling,
   title={Scaling Autoregressive Multi-Modal Models: Pretraining and Instruction Tuning},
@@ -211,10 +212,12 @@ def create_model_card(
     model_name = model_name or Path(repo_id.rstrip("/")).name
     chameleon = config.block_type == "chameleon"
 
+    # Without an image tokenizer the weights read and write text only: no image tags, the text pipeline's tag.
+    base_tags = BASE_TAGS if vq_config is not None else TEXT_ONLY_TAGS
     card_data = ModelCardData(
         library_name=LIBRARY_NAME,
-        pipeline_tag=PIPELINE_TAG,
-        tags=list(dict.fromkeys([*BASE_TAGS, *(["chameleon"] if chameleon else []), *tags])),
+        pipeline_tag=PIPELINE_TAG if vq_config is not None else "text-generation",
+        tags=list(dict.fromkeys([*base_tags, *(["chameleon"] if chameleon else []), *tags])),
         license=license,
         license_name=license_name,
         license_link=license_link,

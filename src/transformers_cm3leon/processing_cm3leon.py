@@ -29,6 +29,7 @@ from transformers.processing_utils import MultiModalData, ProcessorMixin
 from transformers.utils.chat_template_utils import _CONTROL_TOKEN_END, _CONTROL_TOKEN_START
 from transformers.utils.hub import hf_api
 
+from .image_processing_cm3leon import check_has_image_tokenizer
 from .padding import CM3LeonPaddingMixin
 from .prompting import CHAT_TEMPLATES, CM3LeonPromptsMixin
 from .sequence_format import SEQUENCE_FORMATS, SpecialTokenIds, Tokens, build_sequence_format
@@ -521,6 +522,11 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
         )
 
     # -- serialization --------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        check_has_image_tokenizer(pretrained_model_name_or_path)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
     def to_dict(self) -> dict:
         # ProcessorMixin.to_dict deep-copies every attribute before serialising it; detach the VQ model meanwhile so
         # that saving (or printing) the processor does not copy its weights. They are saved by `save_pretrained`.

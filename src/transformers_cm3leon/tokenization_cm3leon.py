@@ -95,7 +95,7 @@ def build_cm3leon_tokenizer(
     min_frequency: int = 2,
     model_max_length: int | None = 4096,
     show_progress: bool = False,
-) -> PreTrainedTokenizerFast:
+) -> CM3LeonTokenizer:
     """Train a byte-level BPE tokenizer on `corpus` with the CM3Leon vocabulary layout (see the module docstring).
 
     The special and image tokens are given to the BPE trainer first, so they get ids 0 .. 4+N+2+S-1 in the layout
@@ -191,11 +191,32 @@ def build_cm3leon_tokenizer(
     return tokenizer
 
 
-def wrap_cm3leon_backend(backend: Tokenizer, **kwargs) -> PreTrainedTokenizerFast:
+class CM3LeonTokenizer(PreTrainedTokenizerFast):
+    """The CM3Leon text tokenizer: transformers' fast tokenizer, whose `decode` refuses ids outside the vocabulary
+    with a clear error (the `tokenizers` backend overflows on a negative id and skips ids past its end)."""
+
+    def _decode(self, token_ids, skip_special_tokens: bool = False, **kwargs) -> str:
+        ids = [token_ids] if isinstance(token_ids, int) else list(token_ids)
+        size = len(self)
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < size]
+        if bad:
+            raise ValueError(f"`token_ids` must be integer ids in [0, {size}), got {bad[:5]}.")
+        return super()._decode(token_ids, skip_special_tokens=skip_special_tokens, **kwargs)
+
+    def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
+        checked = [ids] if isinstance(ids, int) else list(ids)
+        size = len(self)
+        bad = [i for i in checked if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < size]
+        if bad:
+            raise ValueError(f"`ids` must be integer ids in [0, {size}), got {bad[:5]}.")
+        return super().convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+
+
+def wrap_cm3leon_backend(backend: Tokenizer, **kwargs) -> CM3LeonTokenizer:
     """A transformers tokenizer over a `tokenizers` backend whose vocabulary follows the CM3Leon layout, with the
     special tokens named as `special_token_ids` and `CM3LeonProcessor` read them: `<s>`, `</s>`, `<unk>`, `<pad>`, and
     `<racm3:break>` / `<eoss>` as `break_token` / `eoss_token`. Keyword arguments go to `PreTrainedTokenizerFast`."""
-    return PreTrainedTokenizerFast(
+    return CM3LeonTokenizer(
         tokenizer_object=backend,
         bos_token=BOS_TOKEN,
         eos_token=EOS_TOKEN,
@@ -300,6 +321,7 @@ def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict:
 token_layout = special_token_ids
 
 __all__ = [
+    "CM3LeonTokenizer",
     "build_cm3leon_tokenizer",
     "image_token_code",
     "image_token_name",

@@ -302,12 +302,12 @@ class CM3LeonImageGenerationPipeline(Pipeline):
             if upscaler is not None:
                 if isinstance(upscaler, str):
                     upscaler = self._load_on_demand("upscaler", upscaler, self._load_upscaler)
-                pixel_values = upscale_images(upscaler, pixel_values)
+                pixel_values = upscale_images(upscaler, (pixel_values.clamp(-1, 1) + 1) / 2) * 2 - 1
         return {"image_token_ids": token_ids, "pixel_values": pixel_values, "is_complete": True}
 
     def _decode(self, token_ids: torch.LongTensor) -> torch.FloatTensor:
-        """Image token ids -> pixel values `(N, 3, H, W)` in [0, 1]."""
-        return self.processor.image_processor.token_ids_to_images(token_ids, output_type="pt")
+        """Image token ids -> the VQ model's pixel values `(N, 3, H, W)` in [-1, 1]."""
+        return self.processor.image_processor.token_ids_to_pixel_values(token_ids)
 
     def _load_upscaler(self, name: str):
         return load_upscaler(name, **self._hub_kwargs).to(self.device)
@@ -327,7 +327,7 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         candidates = token_ids.view(num_prompts, rerank, num_images_per_prompt, length).transpose(1, 2)
         candidates = candidates.reshape(-1, length)
         pixel_values = self._decode(candidates)
-        images = self.processor.image_processor.postprocess(pixel_values * 2 - 1, output_type="pil")
+        images = self.processor.image_processor.postprocess(pixel_values, output_type="pil")
         image_prompts = [prompt for prompt in prompts for _ in range(num_images_per_prompt)]
         ranked = rerank_images(images, image_prompts, clip_model, clip_processor, num_images_per_prompt=rerank)
         best = ranked.indices.to(candidates.device)
@@ -352,14 +352,12 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         return CM3LeonImagePipelineOutput(images=images)
 
     def _format_images(self, pixel_values: torch.FloatTensor, output_type: str):
-        """Pixel values `(N, 3, H, W)` in [0, 1] -> diffusers' formats: PIL images, float32 `(N, H, W, 3)` arrays in
+        """Pixel values `(N, 3, H, W)` in [-1, 1] -> diffusers' formats: PIL images, float32 `(N, H, W, 3)` arrays in
         [0, 1] (`"np"`), or float32 `(N, 3, H, W)` tensors in [0, 1] (`"pt"`)."""
-        pixel_values = pixel_values.float().cpu()
-        if output_type == "pt":
-            return pixel_values
-        if output_type == "np":
-            return pixel_values.permute(0, 2, 3, 1).numpy()
-        return self.processor.image_processor.postprocess(pixel_values * 2 - 1, output_type="pil")
+        if output_type == "pil":
+            return self.processor.image_processor.postprocess(pixel_values, output_type="pil")
+        pixel_values = self.processor.image_processor.postprocess(pixel_values, output_type="pt")
+        return pixel_values if output_type == "pt" else pixel_values.permute(0, 2, 3, 1).numpy()
 
 
 __all__ = ["CM3LeonImageGenerationPipeline", "GENERATION_SETTINGS", "OUTPUT_TYPES"]

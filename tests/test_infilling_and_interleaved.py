@@ -1,0 +1,233 @@
+"""Image infilling (CM3's masked spans at inference) and interleaved text-and-image output: token layouts, the
+tokens outside the mask, the pipelines and their errors."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from transformers import pipeline
+
+from transformers_cm3leon import CM3LeonProcessor
+from transformers_cm3leon.testing_utils import get_tiny_cm3leon
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return get_tiny_cm3leon(initializer_range=0.3)
+
+
+@pytest.fixture(scope="module")
+def folder(tiny, tmp_path_factory):
+    model, processor = tiny
+    path = tmp_path_factory.mktemp("tiny-infilling")
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def image():
+    return Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype("uint8"))
+
+
+def band_mask(rows):
+    mask = np.zeros((16, 16), dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+# -- the layout ----------------------------------------------------------------------------------------------------------
+def test_token_mask_counts_a_token_when_any_pixel_of_its_cell_is_masked(tiny):
+    _, processor = tiny
+    image_processor = processor.image_processor  # 16 px, 4x4 tokens: 4x4 pixel cells
+    mask = np.zeros((16, 16), dtype=bool)
+    mask[5, 9] = True  # one pixel in the cell of token (1, 2)
+    expected = np.zeros((4, 4), dtype=bool)
+    expected[1, 2] = True
+    assert np.array_equal(image_processor.token_mask(mask), expected)
+    assert np.array_equal(image_processor.token_mask(Image.fromarray(mask.astype(np.uint8) * 255)), expected)
+    assert np.array_equal(image_processor.token_mask(mask.astype(np.float32)), expected)
+    with pytest.raises(ValueError, match="`mask_image` is 8x8 pixels but the image is 16x16"):
+        image_processor.token_mask(np.zeros((8, 8), dtype=bool), (16, 16))
+    with pytest.raises(ValueError, match="must be finite and in \\[0, 1\\]"):
+        image_processor.token_mask(np.full((16, 16), np.nan, dtype=np.float32))
+    with pytest.raises(TypeError, match="`mask_image` must be a PIL image, a 2-D numpy array"):
+        image_processor.token_mask("mask.png")
+
+
+def test_inpainting_prompt_replaces_each_run_by_a_sentinel(tiny, image):
+    _, processor = tiny
+    ids = processor.encode_images([image])[0]
+    mask = np.zeros(16, dtype=bool)
+    mask[[2, 3, 4, 9, 15]] = True  # runs [2, 5), [9, 10), [15, 16)
+    prompt, runs = processor.inpainting_prompt(image, mask, "a red circle")
+    s0, s1, s2 = (processor.sentinel_token_id(i) for i in range(3))
+    text = processor.tokenizer("a red circle", add_special_tokens=False)["input_ids"]
+    masked = ids[:2] + [s0] + ids[5:9] + [s1] + ids[10:15] + [s2]
+    assert runs == [(2, 5), (9, 10), (15, 16)]
+    assert prompt == [processor.eos_token_id, *text, processor.break_token_id, *masked]
+    unconditional, _ = processor.inpainting_prompt(image, mask)
+    assert unconditional == [processor.eos_token_id, *masked]
+    assert processor.fill_masked_runs(image, runs, [ids[2], ids[3], ids[4], ids[9], ids[15]]) == ids
+
+
+@pytest.mark.parametrize(
+    "mask, message",
+    [
+        (np.zeros((4, 4), dtype=bool), "masks no image token"),
+        (np.ones((4, 4), dtype=bool), "masks every image token"),
+        (np.zeros((3, 3), dtype=bool), "must be booleans of shape \\(4, 4\\) or \\(16,\\)"),
+        (np.zeros((4, 4), dtype=np.int64), "must be booleans"),
+        (np.tile([True, False], 8), "has 8 separate runs.*4 sentinel tokens"),
+    ],
+)
+def test_bad_masks_are_refused(tiny, image, mask, message):
+    _, processor = tiny
+    with pytest.raises(ValueError, match=message):
+        processor.inpainting_prompt(image, mask)
+
+
+def test_chameleon_format_has_no_infilling(tiny, image):
+    _, processor = tiny
+    chameleon = CM3LeonProcessor(processor.image_processor, processor.tokenizer, sequence_format="chameleon")
+    with pytest.raises(ValueError, match="Image infilling infills a masked span.*'chameleon' sequence format"):
+        chameleon.inpainting_prompt(image, band_mask(slice(4, 8))[::4, ::4])
+
+
+# -- generation ----------------------------------------------------------------------------------------------------------
+def test_infilling_draws_each_run_after_its_sentinel_and_keeps_the_rest(tiny, image):
+    model, processor = tiny
+    mask = processor.image_processor.token_mask(band_mask(slice(4, 8)))  # token row 1
+    conditional, runs = processor.inpainting_prompt(image, mask, "a red circle")
+    unconditional, _ = processor.inpainting_prompt(image, mask)
+    output = model.generate_infilling(
+        torch.tensor([conditional]),
+        run_lengths=[stop - start for start, stop in runs],
+        negative_input_ids=torch.tensor([unconditional]),
+        num_images_per_prompt=3,
+        generator=torch.Generator().manual_seed(0),
+        progress_bar=False,
+    )
+    assert output.image_token_ids.shape == (3, 4) and output.is_complete
+    assert bool(processor.is_image_token(output.image_token_ids).all())
+    original = processor.encode_images([image])[0]
+    for row in output.image_token_ids:
+        filled = processor.fill_masked_runs(image, runs, row)
+        kept = ~mask.reshape(-1)
+        assert np.array_equal(np.array(filled)[kept], np.array(original)[kept])  # bit for bit outside the mask
+    # The layout the model continued: the document, then <sentinel:0> and the run.
+    assert output.sequences[0, : len(conditional)].tolist() == conditional
+
+
+def test_infilling_several_runs_forces_the_sentinels_between_them(tiny, image):
+    model, processor = tiny
+    mask = np.zeros(16, dtype=bool)
+    mask[[1, 2, 8, 9, 10]] = True
+    conditional, runs = processor.inpainting_prompt(image, mask)
+    calls = []
+    original = model._draw_image_tokens
+
+    def spy(streams, num_tokens, *args):
+        calls.append((streams.input_ids[0].tolist(), num_tokens))
+        return original(streams, num_tokens, *args)
+
+    model._draw_image_tokens = spy
+    try:
+        output = model.generate_infilling(
+            torch.tensor([conditional]), run_lengths=[2, 3], guidance_scale=1.0, do_sample=False, progress_bar=False
+        )
+    finally:
+        del model._draw_image_tokens
+    (first, n0), (second, n1) = calls
+    s0, s1 = processor.sentinel_token_id(0), processor.sentinel_token_id(1)
+    assert (n0, n1) == (2, 3)
+    assert first == conditional + [s0]
+    assert second == first + output.image_token_ids[0, :2].tolist() + [processor.eoss_token_id, s1]
+
+
+def test_guided_infilling_needs_the_document_without_its_prompt(tiny, image):
+    model, processor = tiny
+    conditional, runs = processor.inpainting_prompt(image, band_mask(slice(0, 4))[::4, ::4], "x")
+    with pytest.raises(ValueError, match="Guided infilling contrasts each document.*`negative_input_ids`"):
+        model.generate_infilling(torch.tensor([conditional]), run_lengths=[4], progress_bar=False)
+    with pytest.raises(ValueError, match="`run_lengths` add up to 16 tokens"):
+        model.generate_infilling(torch.tensor([conditional]), run_lengths=[16], guidance_scale=1.0)
+    with pytest.raises(ValueError, match="`run_lengths` has 5 runs, but the vocabulary has 4 sentinel tokens"):
+        model.generate_infilling(torch.tensor([conditional]), run_lengths=[1] * 5, guidance_scale=1.0)
+
+
+def test_inpainting_pipeline_repairs_images_and_keeps_the_unmasked_tokens(folder, image):
+    pipe = pipeline("image-inpainting", model=folder)
+    pipe.set_progress_bar_config(disable=True)
+    mask = band_mask(slice(4, 12))
+    kwargs = dict(image=image, mask_image=mask, num_images_per_prompt=2, output_type="tokens")
+    tokens = pipe("a red circle", generator=torch.Generator().manual_seed(0), **kwargs).images
+    again = pipe("a red circle", generator=torch.Generator().manual_seed(0), **kwargs).images
+    assert torch.equal(tokens, again) and tokens.shape == (2, 16)
+    original = torch.tensor(pipe.processor.encode_images([image])[0])
+    kept = ~torch.from_numpy(pipe.processor.image_processor.token_mask(mask).reshape(-1))
+    assert torch.equal(tokens[:, kept], original[kept].expand(2, -1))
+    pictures = pipe(image=image, mask_image=Image.fromarray(mask.astype(np.uint8) * 255)).images  # no prompt
+    assert pictures[0].size == (16, 16)
+    with pytest.raises(ValueError, match="`mask_image` masks no image token"):
+        pipe("x", image=image, mask_image=np.zeros((16, 16), dtype=bool))
+    with pytest.raises(ValueError, match="`mask_image` is required"):
+        pipe("x", image=image)
+    with pytest.raises(ValueError, match="`image` is required"):
+        pipe("x", mask_image=mask)
+
+
+# -- interleaved output ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sequence_format", ["cm3leon", "chameleon"])
+def test_interleaved_output_token_invariants(tiny, sequence_format):
+    model, processor = tiny
+    config = model.config
+    image_ids = set(config.image_token_ids)
+    prompt = torch.tensor([[config.eos_token_id if sequence_format == "cm3leon" else config.bos_token_id]])
+    # Bias the model toward opening images, so that several appear.
+    original = model.lm_head.weight.data.clone()
+    model.lm_head.weight.data[config.break_token_id] *= 4
+    try:
+        output = model.generate_interleaved(
+            prompt, max_new_tokens=80, sequence_format=sequence_format, generator=torch.Generator().manual_seed(1)
+        )
+    finally:
+        model.lm_head.weight.data.copy_(original)
+    sequence = output.sequences[0].tolist()[1:]
+    assert len(sequence) <= 80
+    # Every image is exactly image_seq_length image tokens right after the token that opened it; no image token
+    # anywhere else; Chameleon's images are closed by <eoss>.
+    position, images = 0, 0
+    after_image = False
+    while position < len(sequence):
+        token = sequence[position]
+        opens = token == config.break_token_id and (sequence_format == "chameleon" or not after_image)
+        after_image = False
+        if opens and position + 1 < len(sequence) and sequence[position + 1] in image_ids:
+            run = sequence[position + 1 : position + 1 + config.image_seq_length]
+            assert len(run) == config.image_seq_length and set(run) <= image_ids
+            position += 1 + config.image_seq_length
+            if sequence_format == "chameleon":
+                assert sequence[position] == config.eoss_token_id
+                position += 1
+            images += 1
+            after_image = True
+            continue
+        assert token not in image_ids
+        position += 1
+    assert images == output.num_images[0] >= 1
+    assert output.finish_reasons[0] in ("eos", "length")
+
+
+def test_interleaved_pipeline_returns_ordered_segments(folder):
+    pipe = pipeline("image-text-to-image-text", model=folder)
+    output = pipe("a red circle", max_new_tokens=40, generator=torch.Generator().manual_seed(0))
+    again = pipe("a red circle", max_new_tokens=40, generator=torch.Generator().manual_seed(0))
+    assert all(isinstance(s, (str, Image.Image)) for s in output.segments[0])
+    assert [str(s) if isinstance(s, str) else s.tobytes() for s in output.segments[0]] == [
+        str(s) if isinstance(s, str) else s.tobytes() for s in again.segments[0]
+    ]
+    with pytest.raises(TypeError, match="unexpected arguments \\['num_inference_steps'\\]"):
+        pipe("a red circle", num_inference_steps=3)
+    with pytest.raises(ValueError, match="`max_new_tokens` must be an integer >= 1"):
+        pipe("a red circle", max_new_tokens=0)
