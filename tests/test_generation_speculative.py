@@ -79,9 +79,10 @@ def test_sampling_with_jacobi_has_the_sequential_distribution(settings):
 def test_jacobi_is_seeded_and_stops_on_request(tiny):
     model, processor = tiny
     ids, mask = batch(processor, PROMPTS)
-    run = lambda **kw: generate(
-        model, ids, mask, parallel_decoding="jacobi", generator=torch.Generator().manual_seed(5), **kw
-    )  # noqa: E731
+
+    def run(**kw):
+        return generate(model, ids, mask, parallel_decoding="jacobi", generator=torch.Generator().manual_seed(5), **kw)
+
     assert torch.equal(run().image_token_ids, run().image_token_ids)
     seen = []
     stopped = run(callback_on_step_end=lambda step, tokens, scores: seen.append(step) or step >= 3)
