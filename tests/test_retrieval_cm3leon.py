@@ -457,17 +457,23 @@ def test_save_and_load_give_the_same_retriever(encoder, tmp_path):
         vectors_only.retrieve(texts=queries)
 
 
-def test_saving_again_into_the_same_directory_keeps_one_version(encoder, tmp_path):
+def test_saving_again_keeps_the_last_versions_and_removes_older_and_half_written_ones(encoder, tmp_path):
+    from transformers_cm3leon.retrieval.memory_bank import KEPT_VERSIONS
+
     retriever = _retriever_with_documents(encoder, tmp_path)
     directory = tmp_path / "retriever"
     retriever.save_pretrained(directory)
+    crashed = directory / "memory_bank" / ("version-" + "0" * 32)  # what a SIGKILL during a save leaves
+    (crashed / "documents").mkdir(parents=True)
+    (crashed / "documents" / "data-00000-of-00001.arrow").write_bytes(b"\0" * 1000)
     loaded = CM3LeonRetriever.from_pretrained(directory)
-    loaded.add_documents(texts=["a yellow kite in the sky"], show_progress=False)
-    loaded.save_pretrained(directory)
+    for text in ["a yellow kite in the sky", "a green boat", "a blue kite", "a red boat"]:
+        loaded.add_documents(texts=[text], show_progress=False)
+        loaded.save_pretrained(directory)
 
     versions = [entry for entry in os.listdir(directory / "memory_bank") if entry.startswith("version-")]
-    assert len(versions) == 1
-    assert len(CM3LeonRetriever.from_pretrained(directory)) == 5
+    assert len(versions) == KEPT_VERSIONS and not crashed.exists()
+    assert len(CM3LeonRetriever.from_pretrained(directory)) == 8
 
 
 def test_the_encoder_is_loaded_only_when_asked(encoder, tmp_path):

@@ -181,6 +181,15 @@ def random_view(char: str, rng: np.random.Generator, resolution: int = RESOLUTIO
     return render(char, resolution, scale=scale, shift=shift)
 
 
+def hue_shifted(image: Image.Image, shift: int) -> Image.Image:
+    """`image` with its hues rotated by `shift` (of 256): colours change, black, white and greys do not. The image
+    tokenizer trains on such copies so that every hue is common, not only the yellows and skin tones of faces and
+    hands (without them it learns to draw a green square yellow)."""
+    hue, saturation, value = image.convert("HSV").split()
+    hue = hue.point(lambda h: (h + shift) % 256)
+    return Image.merge("HSV", (hue, saturation, value)).convert("RGB")
+
+
 def _is_flag(char: str) -> bool:
     return any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in char) or "\U000e0067" in char
 

@@ -206,6 +206,43 @@ class EmojiEvaluator:
             "count": len(images),
         }
 
+    def infilling(self, emoji, region: str = "band", with_prompt: bool = True, **kwargs) -> dict:
+        """Redraw a band of rows (a third to a half of the image) or a random rectangle of seen emoji; success when
+        the judge identifies the emoji."""
+        rng = np.random.default_rng(self.seed + 19)
+        grid = self.processor.image_processor.grid_size
+        settings = {**self.t2i_defaults, **kwargs}
+        if not with_prompt:
+            settings = {**settings, "guidance_scale": 1.0}
+        images, expected = [], []
+        for e in emoji:
+            mask = np.zeros((grid, grid), dtype=bool)
+            if region == "band":
+                height = int(rng.integers(-(-grid // 3), grid // 2 + 1))
+                top = int(rng.integers(0, grid - height + 1))
+                mask[top : top + height] = True
+            else:
+                height, width = (int(rng.integers(2, grid // 2 + 1)) for _ in range(2))
+                top, left = int(rng.integers(0, grid - height + 1)), int(rng.integers(0, grid - width + 1))
+                mask[top : top + height, left : left + width] = True
+            picture = emoji_data.render(e.char)
+            conditional, runs = self.processor.inpainting_prompt(picture, mask, e.name if with_prompt else None)
+            negative = None
+            if with_prompt:
+                negative = torch.tensor([self.processor.inpainting_prompt(picture, mask)[0]])
+            output = self.model.generate_infilling(
+                torch.tensor([conditional]),
+                run_lengths=[stop - start for start, stop in runs],
+                negative_input_ids=negative,
+                generator=torch.Generator().manual_seed(self.seed * 1000 + len(images)),
+                progress_bar=False,
+                **settings,
+            )
+            filled = self.processor.fill_masked_runs(picture, runs, output.image_token_ids[0])
+            images += self.processor.token_ids_to_images([filled])
+            expected.append(e.name)
+        return {"accuracy": self.judge.accuracy(images, expected), "count": len(images)}
+
     def speed(self, repeats: int = 5) -> dict:
         from transformers import pipeline
 
@@ -279,6 +316,12 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
         "held_out": timed("vqa held out", evaluator.vqa, evaluator.held_out),
     }
     results["editing"] = timed("editing", evaluator.editing, max_edits=100 if quick else 300)
+    infill_sample = sample[: 60 if quick else 200]
+    results["infilling"] = {
+        "band_with_name": timed("infilling band + name", evaluator.infilling, infill_sample),
+        "band_without_prompt": timed("infilling band", evaluator.infilling, infill_sample, with_prompt=False),
+        "rectangle_with_name": timed("infilling rectangle", evaluator.infilling, infill_sample, region="rectangle"),
+    }
     if not quick:
         ablation = {}
         small = sample[:200]

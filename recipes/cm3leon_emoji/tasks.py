@@ -162,7 +162,8 @@ def sft_rows(seen: list[Emoji], processor, rng: np.random.Generator, reading_vie
     for e in seen:
         questions = vqa_pairs(e, families, tone_bases)
         for index, picture_ids in enumerate(reading_ids[e.char]):
-            add("captioning", processor.captioning_prompt(picture_ids), text_ids(e.name) + [eoss])
+            # The render's row also trains the unconditional stream of guidance (`</s> <sentinel:0> <break>` + image).
+            add("captioning", processor.captioning_prompt(picture_ids), text_ids(e.name) + [eoss], index == 0)
             if questions:
                 question, answer = questions[index % len(questions)]
                 add("vqa", processor.vqa_prompt(picture_ids, question), text_ids(f" {answer}.") + [eoss])
@@ -186,8 +187,10 @@ def sft_rows(seen: list[Emoji], processor, rng: np.random.Generator, reading_vie
 
 def write_training_data(folder: str, seen: list[Emoji], held_out: list[Emoji]) -> str:
     """`training_data.json`: the CLDR names the model was trained on (`seen`) and those held out (`held_out`), with
-    the words of the seen names (`vocabulary`, what the out-of-domain prompt warning compares against)."""
-    words = sorted({word for e in seen for word in e.name.lower().replace(":", " ").replace(",", " ").split()})
+    the words of its training prompts (`vocabulary`, what the out-of-domain prompt warning compares against)."""
+    from transformers_cm3leon.default_model import prompt_words
+
+    words = sorted({word for text in tokenizer_corpus(seen) for word in prompt_words(text)})
     path = os.path.join(folder, "training_data.json")
     with open(path, "w") as handle:
         json.dump(

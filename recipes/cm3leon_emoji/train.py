@@ -6,9 +6,10 @@
 
 Stages (each saved under `--output-dir` and skipped when its folder exists, so a stopped run resumes):
 
-1. `vq/`: the image tokenizer, a 64 px VQGAN with an 8x8 grid of codes from a codebook of 1,024 (64 image tokens
+1. `vq/`: the image tokenizer, a 64 px VQGAN with an 8x8 grid of codes from a codebook of 4,096 (64 image tokens
    per emoji), trained with the package's VQ recipe (`build_vq_trainer`: L1 + L2 + commitment loss, EMA codebook
-   with dead-code restarts) on the seen emoji and a randomly shifted and scaled view of each.
+   with dead-code restarts) on the seen emoji, a randomly shifted and scaled view of each, and a hue-rotated copy of
+   each (so that every colour is common).
 2. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
    language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
    (`prepare_pretraining_dataset` + `build_pretraining_trainer`: packing + `DataCollatorForCM3`) on
@@ -55,14 +56,15 @@ class EmojiRecipe:
     seed: int = 0
     # Which emoji (emoji_data.select_emoji): candidates nearer than this to a kept one are dropped.
     min_distance: float = 2.0
-    # Image tokenizer: 64 px -> 8x8 codes from 1,024.
-    vq_num_embeddings: int = 1024
+    # Image tokenizer: 64 px -> 8x8 codes from 4,096.
+    vq_num_embeddings: int = 4096
     vq_embed_dim: int = 32
     vq_base_channels: int = 32
-    vq_steps: int = 1400
+    vq_steps: int = 1600
     vq_batch_size: int = 32
     vq_learning_rate: float = 2e-3
     vq_views: int = 1  # shifted / scaled views of each seen emoji next to its render
+    vq_hue_shifts: int = 1  # copies of each seen emoji with its hues rotated at random
     # Tokenizer and language model (the paper's block).
     text_vocab_size: int = 1500
     num_sentinel_tokens: int = 8
@@ -121,6 +123,8 @@ def train_image_tokenizer(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], out
     rng = np.random.default_rng(recipe.seed)
     images = [emoji_data.render(e.char) for e in seen]
     images += [emoji_data.random_view(e.char, rng) for e in seen for _ in range(recipe.vq_views)]
+    shifts = rng.integers(16, 240, size=len(seen) * recipe.vq_hue_shifts)
+    images += [emoji_data.hue_shifted(images[i % len(seen)], int(h)) for i, h in enumerate(shifts)]
     torch.manual_seed(recipe.seed)
     config = CM3LeonVQConfig(
         resolution=emoji_data.RESOLUTION,

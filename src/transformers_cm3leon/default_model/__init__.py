@@ -68,16 +68,21 @@ def _read_training_data(path: str) -> dict:
         return json.load(handle)
 
 
+def prompt_words(text: str) -> list[str]:
+    """The words of a prompt, lowercased (hyphenated words kept whole: "medium-dark")."""
+    return _WORD.findall(text.lower())
+
+
 def unknown_words(prompt: str, vocabulary) -> list[str]:
     """The words of `prompt` that no training prompt used (case-insensitive)."""
     known = set(vocabulary)
-    return [word for word in _WORD.findall(prompt.lower()) if word not in known]
+    return [word for word in prompt_words(prompt) if word not in known]
 
 
 def is_out_of_domain(prompt: str, vocabulary) -> bool:
     """Whether most words of `prompt` were never seen in training (the prompt is far from anything the model knows).
     A prompt without words (e.g. an emoji character) is not judged."""
-    words = _WORD.findall(prompt.lower())
+    words = prompt_words(prompt)
     return bool(words) and len(unknown_words(prompt, vocabulary)) * 2 > len(words)
 
 
@@ -88,6 +93,7 @@ __all__ = [
     "has_default_model",
     "is_out_of_domain",
     "load_default",
+    "prompt_words",
     "training_data",
     "unknown_words",
 ]

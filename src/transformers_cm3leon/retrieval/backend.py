@@ -59,6 +59,11 @@ class IndexBackend(ABC):
             the row is padded with score `-inf` and id `-1`.
         """
 
+    def stored_vectors(self, ids: list[int]) -> np.ndarray | None:
+        """The vectors the index holds at rows `ids`, when it can tell them exactly (to check a loaded index against
+        the bank); `None` otherwise."""
+        return None
+
     @abstractmethod
     def truncate(self, num_vectors: int) -> None:
         """Keep only rows `0 .. num_vectors - 1` (used to re-align with a bank restored from an earlier save)."""

@@ -8,6 +8,8 @@ import re
 
 from transformers import PretrainedConfig
 
+from ..validation import check_int, is_number
+
 DEFAULT_ENCODER = "openai/clip-vit-base-patch32"  # the paper's frozen CLIP ViT-B/32 ([P] §2.1)
 INDEX_BACKENDS = ("faiss", "milvus")
 DOCUMENT_MODALITIES = ("any", "text", "image", "multimodal")
@@ -156,21 +158,22 @@ def check_sampling_rules(
     document_modality: str,
     query_dropout: float,
 ) -> None:
-    if max_relevance is not None and (isinstance(max_relevance, bool) or not isinstance(max_relevance, (int, float))):
-        raise ValueError(f"`max_relevance` must be a number (a cosine similarity) or None, got {max_relevance!r}.")
+    if max_relevance is not None and (not is_number(max_relevance) or not -1 <= max_relevance <= 1):
+        raise ValueError(
+            f"`max_relevance` must be a cosine similarity in [-1, 1] or None (no cap), got {max_relevance!r}."
+        )
     if not isinstance(deduplicate, bool):
         raise ValueError(f"`deduplicate` must be True or False, got {deduplicate!r}.")
-    if isinstance(duplicate_threshold, bool) or not isinstance(duplicate_threshold, (int, float)):
-        raise ValueError(f"`duplicate_threshold` must be a number (a cosine similarity), got {duplicate_threshold!r}.")
+    if not is_number(duplicate_threshold) or not -1 <= duplicate_threshold <= 1:
+        raise ValueError(f"`duplicate_threshold` must be a cosine similarity in [-1, 1], got {duplicate_threshold!r}.")
     if document_modality not in DOCUMENT_MODALITIES:
         raise ValueError(f"`document_modality` must be one of {list(DOCUMENT_MODALITIES)}, got {document_modality!r}.")
-    if isinstance(query_dropout, bool) or not isinstance(query_dropout, (int, float)) or not 0 <= query_dropout < 1:
+    if not is_number(query_dropout) or not 0 <= query_dropout < 1:
         raise ValueError(f"`query_dropout` must be a fraction in [0, 1), got {query_dropout!r}.")
 
 
 def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    check_int(name, value, 1)
 
 
 __all__ = ["CM3LeonRetrieverConfig"]

@@ -228,10 +228,13 @@ def _text_context_length(model) -> int | None:
     return getattr(config, "max_position_embeddings", None)
 
 
-def _load_image(image):
+def _load_image(image, name: str = "images"):
     if isinstance(image, (str, os.PathLike)):
-        with Image.open(image) as opened:
-            return opened.convert("RGB")
+        try:
+            with Image.open(image) as opened:
+                return opened.convert("RGB")
+        except (OSError, ValueError) as error:  # missing, unreadable or not an image (PIL's UnidentifiedImageError)
+            raise ValueError(f"`{name}`: {os.fspath(image)!r} could not be opened as an image ({error}).") from None
     return image
 
 

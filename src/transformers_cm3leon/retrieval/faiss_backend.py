@@ -111,6 +111,14 @@ class FaissBackend(IndexBackend):
         scores[ids < 0] = -np.inf
         return scores, ids.astype(np.int64)
 
+    def stored_vectors(self, ids: list[int]) -> np.ndarray | None:
+        """The vectors an exact (flat) index holds at rows `ids`; `None` for lossy or tree indexes."""
+        faiss = _faiss()
+        index = faiss.downcast_index(self.index)
+        if not isinstance(index, faiss.IndexFlat):
+            return None
+        return np.stack([index.reconstruct(int(i)) for i in ids])
+
     def truncate(self, num_vectors: int) -> None:
         faiss = _faiss()
         try:

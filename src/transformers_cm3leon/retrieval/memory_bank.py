@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import operator
 import os
+import re
 import shutil
 import tempfile
+import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
@@ -20,11 +23,15 @@ from datasets.arrow_writer import ArrowWriter
 from transformers.utils import logging
 
 from .backend import IndexBackend, index_backend_class
+from .locking import ReadWriteLock
 
 logger = logging.get_logger(__name__)
 
 FORMAT_VERSION = 1
 POINTER_FILE = "memory_bank.json"  # names the complete version; replacing it is the commit of a save
+KEPT_VERSIONS = 3  # the current version and the two before it (a process may still be loading one of them)
+_LOAD_ATTEMPTS = 5
+_VERSION_NAME = re.compile(r"version-[0-9a-f]{32}")
 METADATA_FILE = "bank.json"
 DOCUMENTS_DIR = "documents"
 _VERSION_PREFIX = "version-"
@@ -71,8 +78,15 @@ class CM3LeonMemoryBank:
     them and can always be rebuilt from them. Document `i` is row `i`; documents are only appended.
 
     Saving is atomic: a save writes a complete new version next to the current one and then switches a one-line
-    pointer file with `os.replace`, so a crash at any point leaves the previous bank and index loadable. One process
-    at a time may save into a directory.
+    pointer file with `os.replace`, so a crash at any point leaves the previous bank and index loadable. The last
+    `KEPT_VERSIONS` versions are kept (a process loading while another saves may still be opening the previous one;
+    a load that loses that race retries on the new pointer) and older or half-written ones are removed by the next
+    save. Each version records a checksum of its files, so a corrupted bank is refused on load. One process at a time
+    may save into a directory.
+
+    Sharing (see the retriever's documentation): one bank may be used by many threads. Searches run in parallel and
+    never change the bank; adds and saves are serialised; a search sees the bank before an add or after it, never in
+    between (`reading()` holds one consistent view across several calls).
 
     Args:
         embedding_dim (`int`): Width of the document vectors.
@@ -106,10 +120,16 @@ class CM3LeonMemoryBank:
         self.features = memory_bank_features(embedding_dim)
         self.cache_dir = cache_dir
         self._working_dir = None
+        self._lock = ReadWriteLock()  # searches share it; changes of the documents and the index hold it alone
+        self._writer = threading.Lock()  # adds and saves, one at a time
         self._set_dataset(self._empty_dataset() if dataset is None else self._conform(dataset))
         self._sync_index(train=False)
 
     # -- documents -----------------------------------------------------------------------------------------------
+    def reading(self):
+        """A context in which the bank does not change (adds and saves wait): several calls then see one version."""
+        return self._lock.read()
+
     @property
     def dataset(self) -> Dataset:
         """The documents, as a memory-mapped `datasets.Dataset` (read it; add documents through the bank)."""
@@ -126,11 +146,13 @@ class CM3LeonMemoryBank:
 
     def embeddings(self, ids: Sequence[int] | slice) -> np.ndarray:
         """The stored vectors of documents `ids` (a list of rows or a slice), float32 `(n, embedding_dim)`."""
-        return self._embedding_view[ids]["embedding"]
+        with self._lock.read():
+            return self._embedding_view[ids]["embedding"]
 
     def documents(self, ids: Sequence[int]) -> dict[str, list]:
         """The columns `text`, `image_token_ids`, `image_path` of documents `ids`."""
-        return self._dataset.select_columns(list(DOCUMENT_COLUMNS))[list(ids)]
+        with self._lock.read():
+            return self._dataset.select_columns(list(DOCUMENT_COLUMNS))[list(ids)]
 
     def add(
         self,
@@ -153,7 +175,7 @@ class CM3LeonMemoryBank:
         so `batches` may be a generator over a corpus larger than RAM. If it raises, the batches already written
         are kept and indexed, and the error propagates.
         """
-        start = len(self)
+        # The batches are written into a shard of their own (searches go on meanwhile), then committed at once.
         path = os.path.join(self._working_directory(), f"shard-{uuid.uuid4().hex}.arrow")
         writer = ArrowWriter(features=self.features, path=path)
         try:
@@ -161,12 +183,15 @@ class CM3LeonMemoryBank:
                 writer.write_batch(self._check_batch(batch))
         finally:
             num_written, _ = writer.finalize()
-            if num_written:
-                self._set_dataset(concatenate_datasets([self._dataset, Dataset.from_file(path)]))
-            else:
-                os.remove(path)
-            self._sync_index(train=False)
-        return range(start, len(self))
+            with self._writer, self._lock.write():
+                start = len(self)
+                if num_written:
+                    self._set_dataset(concatenate_datasets([self._dataset, Dataset.from_file(path)]))
+                else:
+                    os.remove(path)
+                self._sync_index(train=False)
+                added = range(start, len(self))
+        return added
 
     # -- search --------------------------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,13 +214,22 @@ class CM3LeonMemoryBank:
                 f"Embedding dimension mismatch: the query vectors have shape {tuple(queries.shape)}, the memory bank "
                 f"holds {self.embedding_dim}-d vectors."
             )
-        self._sync_index(train=True)
-        return self.index_backend.search(queries, k)
+        self.prepare_search()
+        with self._lock.read():
+            return self.index_backend.search(queries, k)
+
+    def prepare_search(self) -> None:
+        """Train and fill an index that waits for the bank's first search (IVF, PQ); a no-op otherwise. Call it
+        before `reading()` when searching inside one."""
+        if self.index_backend.num_vectors != len(self):
+            with self._writer, self._lock.write():
+                self._sync_index(train=True)
 
     def rebuild_index(self) -> None:
         """Empty the index and fill it again from the stored embeddings, retraining it (IVF, PQ) on the whole bank."""
-        self.index_backend.reset()
-        self._sync_index(train=True)
+        with self._writer, self._lock.write():
+            self.index_backend.reset()
+            self._sync_index(train=True)
 
     def _sync_index(self, train: bool) -> None:
         """Bring the index to mirror rows `0 .. len(self) - 1`; train it first when `train` and it needs training."""
@@ -225,69 +259,138 @@ class CM3LeonMemoryBank:
     # -- saving --------------------------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
         """
-        Save the documents, embeddings and index into `directory`, atomically (see the class docstring).
+        Save the documents, embeddings and index into `directory`, atomically (see the class docstring). Searches go
+        on while it writes; adds wait.
 
         Afterwards the bank reads its documents from the saved files.
         """
         directory = os.fspath(directory)
         os.makedirs(directory, exist_ok=True)
-        self._sync_index(train=False)
-        version = f"{_VERSION_PREFIX}{uuid.uuid4().hex}"
-        version_dir = os.path.join(directory, version)
-        os.makedirs(version_dir)
-        try:
-            self._dataset.save_to_disk(os.path.join(version_dir, DOCUMENTS_DIR))
-            metadata = {
-                "format_version": FORMAT_VERSION,
-                "embedding_dim": self.embedding_dim,
-                "num_documents": len(self),
-                "index_backend": self.index_backend.name,
-                "index_settings": self.index_backend.save(version_dir),
-            }
-            _write_json(os.path.join(version_dir, METADATA_FILE), metadata)
-            _fsync_tree(version_dir)
-        except BaseException:
-            shutil.rmtree(version_dir, ignore_errors=True)
-            raise
-        _write_json(os.path.join(directory, POINTER_FILE), {"format_version": FORMAT_VERSION, "current": version})
-        # Committed. Read from the saved copy from now on, then drop older versions and unsaved shards.
-        self._set_dataset(load_from_disk(os.path.join(version_dir, DOCUMENTS_DIR)))
-        for entry in os.listdir(directory):
-            if entry.startswith(_VERSION_PREFIX) and entry != version:
-                shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
-        self._remove_working_directory()
+        with self._writer:
+            with self._lock.write():
+                self._sync_index(train=False)
+            version = f"{_VERSION_PREFIX}{uuid.uuid4().hex}"
+            version_dir = os.path.join(directory, version)
+            os.makedirs(version_dir)
+            try:
+                with self._lock.read():
+                    self._dataset.save_to_disk(os.path.join(version_dir, DOCUMENTS_DIR))
+                    index_settings = self.index_backend.save(version_dir)
+                    num_documents = len(self)
+                metadata = {
+                    "format_version": FORMAT_VERSION,
+                    "embedding_dim": self.embedding_dim,
+                    "num_documents": num_documents,
+                    "index_backend": self.index_backend.name,
+                    "index_settings": index_settings,
+                    "checksums": _checksums(version_dir),
+                }
+                _write_json(os.path.join(version_dir, METADATA_FILE), metadata)
+                _fsync_tree(version_dir)
+            except BaseException:
+                shutil.rmtree(version_dir, ignore_errors=True)
+                raise
+            kept = [version, *_previous_versions(directory)][:KEPT_VERSIONS]
+            pointer = {"format_version": FORMAT_VERSION, "current": version, "previous": kept[1:]}
+            _write_json(os.path.join(directory, POINTER_FILE), pointer)
+            # Committed. Read from the saved copy from now on, then drop old, half-written and unsaved files.
+            with self._lock.write():
+                self._set_dataset(load_from_disk(os.path.join(version_dir, DOCUMENTS_DIR)))
+            for entry in os.listdir(directory):
+                if entry.startswith(_VERSION_PREFIX) and entry not in kept:
+                    shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+            self._remove_working_directory()
 
     @classmethod
     def load(
-        cls, directory: str | os.PathLike, cache_dir: str | os.PathLike | None = None, **index_backend_kwargs
+        cls,
+        directory: str | os.PathLike,
+        cache_dir: str | os.PathLike | None = None,
+        verify: bool = True,
+        **index_backend_kwargs,
     ) -> CM3LeonMemoryBank:
         """
         Load a bank saved with `save`. `index_backend_kwargs` override saved index settings or add unsaved ones
         (e.g. `search_params={"nprobe": 64}`, or a Milvus `token`).
+
+        Args:
+            directory: The bank's folder.
+            cache_dir: Where documents added after loading are written.
+            verify (`bool`, defaults to `True`): Check the files against the checksums saved with them (a corrupted
+                index or document file is refused rather than returning wrong documents).
+
+        Raises:
+            FileNotFoundError: no bank in `directory`.
+            ValueError: the bank is corrupt (pointer, metadata, checksums, documents or index), naming the file.
         """
         directory = os.fspath(directory)
-        pointer_path = os.path.join(directory, POINTER_FILE)
-        if not os.path.isfile(pointer_path):
-            raise FileNotFoundError(f"No memory bank in {directory!r}: {POINTER_FILE} is missing.")
-        pointer = _read_json(pointer_path)
-        if pointer.get("format_version") != FORMAT_VERSION:
+        for attempt in range(_LOAD_ATTEMPTS):
+            version = _read_pointer(directory)["current"]
+            try:
+                return cls._load_version(directory, version, cache_dir, verify, index_backend_kwargs)
+            except FileNotFoundError:
+                # Another process saved meanwhile and removed this version: follow the new pointer.
+                if attempt + 1 == _LOAD_ATTEMPTS or _read_pointer(directory)["current"] == version:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_version(cls, directory: str, version: str, cache_dir, verify: bool, index_backend_kwargs: dict):
+        version_dir = os.path.join(directory, version)
+        metadata_path = os.path.join(version_dir, METADATA_FILE)
+        if not os.path.isfile(metadata_path):
+            raise FileNotFoundError(f"The memory bank version {version_dir!r} has no {METADATA_FILE}.")
+        metadata = _read_json(metadata_path, what="memory bank metadata")
+        try:
+            embedding_dim = metadata["embedding_dim"]
+            num_documents, backend_name = metadata["num_documents"], metadata["index_backend"]
+            index_settings = metadata["index_settings"]
+        except (KeyError, TypeError):
+            raise ValueError(f"The memory bank metadata {metadata_path!r} is corrupt (missing fields).") from None
+        if verify and "checksums" in metadata:
+            _verify_checksums(version_dir, metadata["checksums"])
+        try:
+            dataset = load_from_disk(os.path.join(version_dir, DOCUMENTS_DIR))
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # noqa: BLE001 -- pyarrow / datasets errors of a damaged file: one clear error
             raise ValueError(
-                f"{pointer_path} has format version {pointer.get('format_version')!r}; this version of "
-                f"transformers-cm3leon reads version {FORMAT_VERSION}."
-            )
-        version_dir = os.path.join(directory, pointer["current"])
-        metadata = _read_json(os.path.join(version_dir, METADATA_FILE))
-        embedding_dim = metadata["embedding_dim"]
-        dataset = load_from_disk(os.path.join(version_dir, DOCUMENTS_DIR))
-        if dataset.num_rows != metadata["num_documents"]:
+                f"The documents of the memory bank in {version_dir!r} are corrupt and cannot be read ({error})."
+            ) from None
+        if dataset.num_rows != num_documents:
             raise ValueError(
-                f"The memory bank in {version_dir!r} lists {metadata['num_documents']} documents but its dataset "
-                f"holds {dataset.num_rows}."
+                f"The memory bank in {version_dir!r} lists {num_documents} documents but its dataset holds "
+                f"{dataset.num_rows}: it is corrupt."
             )
-        backend = index_backend_class(metadata["index_backend"]).load(
-            version_dir, embedding_dim, metadata["index_settings"], **index_backend_kwargs
-        )
-        return cls(embedding_dim, index_backend=backend, dataset=dataset, cache_dir=cache_dir)
+        try:
+            backend = index_backend_class(backend_name).load(
+                version_dir, embedding_dim, index_settings, **index_backend_kwargs
+            )
+        except (FileNotFoundError, TypeError, ValueError):
+            raise
+        except Exception as error:  # noqa: BLE001 -- faiss / milvus errors of a damaged index
+            raise ValueError(
+                f"The {backend_name} index of the memory bank in {version_dir!r} is corrupt and cannot be read "
+                f"({str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__})."
+            ) from None
+        bank = cls(embedding_dim, index_backend=backend, dataset=dataset, cache_dir=cache_dir)
+        bank._check_index(version_dir)
+        return bank
+
+    def _check_index(self, where: str) -> None:
+        """Compare a sample of the index's vectors with the stored embeddings (when the index can tell them)."""
+        if len(self) == 0 or self.index_backend.num_vectors != len(self):
+            return
+        if len(self) <= _INDEX_CHUNK:
+            rows = list(range(len(self)))
+        else:
+            rows = np.sort(np.random.default_rng(0).choice(len(self), _INDEX_CHUNK, replace=False)).tolist()
+        stored = self.index_backend.stored_vectors(rows)
+        if stored is not None and not np.allclose(stored, self.embeddings(rows), atol=1e-4):
+            raise ValueError(
+                f"The {self.index_backend.name} index of the memory bank in {where!r} does not match its stored "
+                "embeddings: the index file is corrupt. Rebuild it (`bank.rebuild_index()`) or restore the bank."
+            )
 
     # -- internals -----------------------------------------------------------------------------------------------
     def _set_dataset(self, dataset: Dataset) -> None:
@@ -356,6 +459,13 @@ class CM3LeonMemoryBank:
 def _check_text(value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"A document `text` must be a string or None, got {type(value).__name__} {value!r}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"A document `text` must be valid Unicode text; {value[:40]!r} holds an unpaired surrogate at position "
+            f"{error.start}."
+        ) from None
     return value
 
 
@@ -393,9 +503,75 @@ def _write_json(path: str, content: dict) -> None:
     _fsync_directory(os.path.dirname(path))
 
 
-def _read_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+def _read_json(path: str, what: str = "file") -> dict:
+    try:
+        with open(path, encoding="utf-8") as file:
+            content = json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"The {what} {path!r} is corrupt: it is not valid JSON ({error}).") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"The {what} {path!r} is corrupt: expected a JSON object, got {type(content).__name__}.")
+    return content
+
+
+def _read_pointer(directory: str) -> dict:
+    """The pointer file of a bank, checked: it names a version folder inside `directory`."""
+    path = os.path.join(directory, POINTER_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No memory bank in {directory!r}: {POINTER_FILE} is missing.")
+    pointer = _read_json(path, what="memory bank pointer")
+    if pointer.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {pointer.get('format_version')!r}; this version of transformers-cm3leon "
+            f"reads version {FORMAT_VERSION}."
+        )
+    current = pointer.get("current")
+    if not isinstance(current, str) or not _VERSION_NAME.fullmatch(current):
+        raise ValueError(
+            f"The memory bank pointer {path!r} is corrupt: `current` must name a version folder of the bank "
+            f"(version-<32 hex digits>), got {current!r}."
+        )
+    return pointer
+
+
+def _previous_versions(directory: str) -> list[str]:
+    """The versions a bank's pointer names (current first), or none when there is no valid pointer yet."""
+    try:
+        pointer = _read_pointer(directory)
+    except (FileNotFoundError, ValueError):
+        return []
+    previous = [v for v in pointer.get("previous", []) if isinstance(v, str) and _VERSION_NAME.fullmatch(v)]
+    return [pointer["current"], *previous]
+
+
+def _checksums(root: str) -> dict[str, str]:
+    """SHA-256 of every file under `root`, by path relative to it."""
+    checksums = {}
+    for directory, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            checksums[os.path.relpath(path, root)] = _sha256(path)
+    return checksums
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify_checksums(root: str, checksums: dict) -> None:
+    for name, expected in checksums.items():
+        path = os.path.join(root, name)
+        if os.path.isabs(name) or os.path.normpath(path).startswith("..") or not os.path.isfile(path):
+            raise FileNotFoundError(f"The memory bank file {path!r} is missing.")
+        if _sha256(path) != expected:
+            raise ValueError(
+                f"The memory bank file {path!r} is corrupt: its checksum does not match the one saved with it. "
+                "Restore the bank from a copy, or rebuild it."
+            )
 
 
 def _fsync_tree(root: str) -> None:

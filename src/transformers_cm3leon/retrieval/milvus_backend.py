@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 
 import numpy as np
 from transformers.utils import logging
@@ -69,6 +70,7 @@ class MilvusBackend(IndexBackend):
         if_exists: str = "error",
     ):
         super().__init__(embedding_dim)
+        self._lock = threading.Lock()
         if if_exists not in _IF_EXISTS:
             raise ValueError(f"`if_exists` must be one of {list(_IF_EXISTS)}, got {if_exists!r}.")
         if not isinstance(uri, str) or not uri:
@@ -133,11 +135,14 @@ class MilvusBackend(IndexBackend):
 
     def add(self, vectors: np.ndarray) -> None:
         vectors = self._check_vectors(vectors, "vectors")
-        start = self.num_vectors
-        for offset in range(0, len(vectors), _INSERT_BATCH_SIZE):
-            chunk = vectors[offset : offset + _INSERT_BATCH_SIZE]
-            rows = [{_ID_FIELD: start + offset + i, _VECTOR_FIELD: vector} for i, vector in enumerate(chunk.tolist())]
-            self.client.insert(self.collection_name, rows)
+        with self._lock:  # the next ids are read and used at once: racing adds never reuse an id
+            start = self.num_vectors
+            for offset in range(0, len(vectors), _INSERT_BATCH_SIZE):
+                chunk = vectors[offset : offset + _INSERT_BATCH_SIZE]
+                rows = [
+                    {_ID_FIELD: start + offset + i, _VECTOR_FIELD: vector} for i, vector in enumerate(chunk.tolist())
+                ]
+                self.client.insert(self.collection_name, rows)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = self._check_vectors(queries, "queries")
@@ -159,7 +164,8 @@ class MilvusBackend(IndexBackend):
         return scores, ids
 
     def truncate(self, num_vectors: int) -> None:
-        self.client.delete(self.collection_name, filter=f"{_ID_FIELD} >= {int(num_vectors)}")
+        with self._lock:
+            self.client.delete(self.collection_name, filter=f"{_ID_FIELD} >= {int(num_vectors)}")
 
     def reset(self) -> None:
         self.client.drop_collection(self.collection_name)

@@ -377,23 +377,18 @@ class CM3LeonRetriever:
         queries = self._query_vectors(texts, images, query_embeddings, generator, rules["query_dropout"])
         if len(queries) == 0:
             return []
-
-        picked: list[list[tuple[int, float]]] = [[] for _ in queries]
-        pending = list(range(len(queries)))
-        limit = min(len(self.memory_bank), self.memory_bank.index_backend.max_search_k or len(self.memory_bank))
-        num_candidates = min(limit, k * self.config.candidate_multiplier)
-        while pending:
-            _, ids = self.memory_bank.search(queries[pending], num_candidates)
-            candidates = self._candidates(ids, rules)
-            for row, query in enumerate(pending):
-                picked[query] = self._pick(queries[query], ids[row], k, candidates, rules)
-            if num_candidates == limit:
-                break
-            pending = [query for query in pending if len(picked[query]) < k]
-            num_candidates = min(limit, 2 * num_candidates)
-
-        rows = sorted({row for query_picks in picked for row, _ in query_picks})
-        contents = self.memory_bank.documents(rows) if rows else {}
+        bank = self.memory_bank
+        bank.prepare_search()
+        with bank.reading():  # one version of the bank for the whole retrieval, even while others add or save
+            picked = self._search(queries, k, rules)
+            rows = sorted({row for query_picks in picked for row, _ in query_picks})
+            contents = bank.documents(rows) if rows else {}
+        short = [index for index, query_picks in enumerate(picked) if len(query_picks) < k]
+        if short:
+            logger.warning(
+                f"{len(short)} of {len(picked)} queries (the first: #{short[0]}) got fewer than k={k} documents: the "
+                "sampling rules (`max_relevance`, `deduplicate`, `document_modality`) leave fewer in the whole bank."
+            )
         position = {row: i for i, row in enumerate(rows)}
         return [
             [
@@ -408,6 +403,24 @@ class CM3LeonRetriever:
             ]
             for query_picks in picked
         ]
+
+    def _search(self, queries: np.ndarray, k: int, rules: dict) -> list[list[tuple[int, float]]]:
+        """Up to `k` `(row, score)` per query: the nearest candidates, widened until the rules leave `k`."""
+        bank = self.memory_bank
+        picked: list[list[tuple[int, float]]] = [[] for _ in queries]
+        pending = list(range(len(queries)))
+        limit = min(len(bank), bank.index_backend.max_search_k or len(bank))
+        num_candidates = min(limit, k * self.config.candidate_multiplier)
+        while pending:
+            _, ids = bank.search(queries[pending], num_candidates)
+            candidates = self._candidates(ids, rules)
+            for row, query in enumerate(pending):
+                picked[query] = self._pick(queries[query], ids[row], k, candidates, rules)
+            if num_candidates == limit:
+                break
+            pending = [query for query in pending if len(picked[query]) < k]
+            num_candidates = min(limit, 2 * num_candidates)
+        return picked
 
     def _query_vectors(self, texts, images, query_embeddings, generator, query_dropout) -> np.ndarray:
         if query_embeddings is None:
