@@ -196,7 +196,7 @@ def test_interruption_belongs_to_the_call_that_asked_for_it():
             return callback_kwargs
 
         try:
-            for round_ in range(6):
+            for _ in range(6):
                 output = pipe(
                     "a red circle",
                     generator=torch.Generator().manual_seed(0),
