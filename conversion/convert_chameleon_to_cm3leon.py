@@ -39,7 +39,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 from pathlib import Path
@@ -56,7 +55,6 @@ from transformers_cm3leon.conversion_utils import (
     embedding_special_token_ids,
     expected_state_dict_shapes,
     load_chameleon_tokenizer,
-    load_taming_vqgan,
     load_torch_checkpoint,
     output_options,
     resolve_dtype,
@@ -65,6 +63,8 @@ from transformers_cm3leon.conversion_utils import (
 )
 from transformers_cm3leon.model_card import CHAMELEON_LICENSE
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
+from transformers_cm3leon.taming_vqgan import load_taming_vqgan
+from transformers_cm3leon.validation import read_mapping_file
 
 logger = logging.getLogger("convert_chameleon_to_cm3leon")
 
@@ -79,9 +79,11 @@ def read_params(model_dir: Path) -> dict:
     params_path = model_dir / "params.json"
     if not params_path.is_file():
         raise FileNotFoundError(f"{params_path} does not exist; is {model_dir} a Chameleon model folder?")
-    params = json.loads(params_path.read_text(encoding="utf-8"))
+    params = read_mapping_file(params_path, "--input-dir", file_format="json")
     consolidate_path = model_dir / "consolidate_params.json"
-    consolidate = json.loads(consolidate_path.read_text(encoding="utf-8")) if consolidate_path.is_file() else {}
+    consolidate = (
+        read_mapping_file(consolidate_path, "--input-dir", file_format="json") if consolidate_path.is_file() else {}
+    )
     merged = {**params, **params.get("model", {}), **consolidate}
     missing = [key for key in ("dim", "n_layers", "n_heads") if key not in merged]
     if missing:

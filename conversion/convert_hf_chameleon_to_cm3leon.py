@@ -43,15 +43,14 @@ from transformers_cm3leon.conversion_utils import (
     embedding_special_token_ids,
     expected_state_dict_shapes,
     load_chameleon_tokenizer,
-    load_taming_vqgan,
     output_options,
     resolve_dtype,
-    vq_config_from_taming,
     warn_if_qk_norm_eps_differs,
     write_converted_model,
 )
 from transformers_cm3leon.model_card import CHAMELEON_LICENSE
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
+from transformers_cm3leon.taming_vqgan import load_taming_vqgan, vq_config_from_taming
 from transformers_cm3leon.tokenization_cm3leon import IMAGE_TOKEN_PREFIX, image_token_code, special_token_ids
 
 logger = logging.getLogger("convert_hf_chameleon_to_cm3leon")

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from transformers_cm3leon.conversion_utils import (
     add_output_arguments,
-    load_taming_vqgan,
     output_options,
     prepare_output_directory,
     resolve_dtype,
 )
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
+from transformers_cm3leon.taming_vqgan import load_taming_vqgan
 
 logger = logging.getLogger("convert_taming_vqgan_to_cm3leon")
 

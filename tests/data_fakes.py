@@ -11,8 +11,14 @@ import numpy as np
 from transformers_cm3leon import CM3LeonConfig
 
 # The default CM3Leon vocabulary layout: image tokens 4..8195, <eoss> 8196, <racm3:break> 8197, sentinels 8198...
+# Images are 3 tokens long.
 CONFIG = CM3LeonConfig(
-    vocab_size=56320, hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2
+    vocab_size=56320,
+    hidden_size=8,
+    intermediate_size=16,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    image_seq_length=3,
 )
 EOS, PAD, BREAK, EOSS = CONFIG.eos_token_id, CONFIG.pad_token_id, CONFIG.break_token_id, CONFIG.eoss_token_id
 SENTINELS = list(CONFIG.sentinel_token_ids)

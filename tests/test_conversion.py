@@ -30,11 +30,12 @@ from transformers import (
 import transformers_cm3leon  # noqa: F401  (registers the Auto classes)
 from transformers_cm3leon import conversion_utils
 from transformers_cm3leon.configuration_cm3leon import CM3LeonConfig, CM3LeonVQConfig
-from transformers_cm3leon.conversion_utils import CheckpointKeysError, load_taming_vqgan, vq_config_from_taming
+from transformers_cm3leon.conversion_utils import CheckpointKeysError
 from transformers_cm3leon.image_processing_cm3leon import CM3LeonImageProcessor
 from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
 from transformers_cm3leon.modeling_cm3leon_vq import CM3LeonVQModel
 from transformers_cm3leon.processing_cm3leon import CM3LeonProcessor
+from transformers_cm3leon.taming_vqgan import load_taming_vqgan, vq_config_from_taming
 from transformers_cm3leon.tokenization_cm3leon import image_token_name, special_token_ids
 
 ROOT = Path(__file__).resolve().parents[1]

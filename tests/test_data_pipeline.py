@@ -56,7 +56,11 @@ def test_output_split_tokenizes_like_an_inference_prompt(tiny):
     encoded = DocumentEncoder(tokenizer, model.config, loss_on="output").encode(
         [
             SFT_TEMPLATES["vqa_answer"].render(
-                {"question": "what colour is the triangle?", "answer": "green", "image": [4]}
+                {
+                    "question": "what colour is the triangle?",
+                    "answer": "green",
+                    "image": [4] * model.config.image_seq_length,
+                }
             )
         ]
     )[0]

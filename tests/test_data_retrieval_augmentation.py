@@ -12,10 +12,10 @@ from datasets import Dataset
 from transformers_cm3leon.data import RetrievalAugmentedExampleBuilder, build_retrieval_augmented_input_ids
 from transformers_cm3leon.data.retrieval_augmentation import drop_query_words
 
-CAT = RetrievedDocument("a cat", [40, 41], 0.7)
-DOG = RetrievedDocument("a dog", [50, 51], 0.6)
-NEAR_COPY = RetrievedDocument("a red bus!", [60, 61], 0.95)  # relevance > 0.9: a near-duplicate of the query
-CAT_AGAIN = RetrievedDocument("a cat", [40, 41], 0.5)
+CAT = RetrievedDocument("a cat", [40, 41, 42], 0.7)
+DOG = RetrievedDocument("a dog", [50, 51, 52], 0.6)
+NEAR_COPY = RetrievedDocument("a red bus!", [60, 61, 62], 0.95)  # relevance > 0.9: a near-duplicate of the query
+CAT_AGAIN = RetrievedDocument("a cat", [40, 41, 42], 0.5)
 
 
 def test_layout_from_token_ids():
@@ -34,7 +34,7 @@ def test_layout_from_token_ids():
 
 def query_dataset(num_rows: int = 2) -> Dataset:
     return Dataset.from_dict(
-        {"text": ["a red bus"] * num_rows, "image_token_ids": [[70, 71]] * num_rows, "id": list(range(num_rows))}
+        {"text": ["a red bus"] * num_rows, "image_token_ids": [[70, 71, 72]] * num_rows, "id": list(range(num_rows))}
     )
 
 
@@ -45,7 +45,7 @@ def test_builder_filters_relevance_and_duplicates_and_writes_the_layout():
     result = builder.map(query_dataset())
     assert result.column_names == ["text", "image_token_ids", "id", "input_ids"]
     cat, query = tokenizer.encode("a cat"), tokenizer.encode("a red bus")
-    assert result[0]["input_ids"] == [EOS, *cat, BREAK, 40, 41, BREAK, *query, BREAK, 70, 71, EOS]
+    assert result[0]["input_ids"] == [EOS, *cat, BREAK, 40, 41, 42, BREAK, *query, BREAK, 70, 71, 72, EOS]
     assert builder.stats == {"dropped_above_max_relevance": 2, "dropped_duplicate": 2}
     assert retriever.queries == ["a red bus", "a red bus"]
 
@@ -62,9 +62,9 @@ def test_builder_draws_among_candidates_reproducibly():
     ).map(dataset, batch_size=5)
     assert first["input_ids"] == again["input_ids"]
     cat, dog, query = tokenizer.encode("a cat"), tokenizer.encode("a dog"), tokenizer.encode("a red bus")
-    tail = [*query, BREAK, 70, 71, EOS]
-    cat_then_dog = [EOS, *cat, BREAK, 40, 41, BREAK, *dog, BREAK, 50, 51, BREAK, *tail]
-    dog_then_cat = [EOS, *dog, BREAK, 50, 51, BREAK, *cat, BREAK, 40, 41, BREAK, *tail]
+    tail = [*query, BREAK, 70, 71, 72, EOS]
+    cat_then_dog = [EOS, *cat, BREAK, 40, 41, 42, BREAK, *dog, BREAK, 50, 51, 52, BREAK, *tail]
+    dog_then_cat = [EOS, *dog, BREAK, 50, 51, 52, BREAK, *cat, BREAK, 40, 41, 42, BREAK, *tail]
     orders = [ids == cat_then_dog for ids in first["input_ids"]]
     assert all(ids in (cat_then_dog, dog_then_cat) for ids in first["input_ids"])
     assert 0 < sum(orders) < len(orders)  # the retrieved documents come in random order
@@ -86,16 +86,18 @@ def test_query_dropout():
     retriever, tokenizer = FakeRetriever([CAT]), WordTokenizer()
     builder = RetrievalAugmentedExampleBuilder(retriever, tokenizer, CONFIG, query_dropout=0.5, num_retrieved=1)
     full_text = "w1 w2 w3 w4 w5 w6 w7 w8"
-    dataset = Dataset.from_dict({"text": [full_text] * 20, "image_token_ids": [[70]] * 20})
+    dataset = Dataset.from_dict({"text": [full_text] * 20, "image_token_ids": [[70, 71, 72]] * 20})
     result = builder.map(dataset)
     assert len(set(retriever.queries)) > 1 and all(set(q.split()) <= set(full_text.split()) for q in retriever.queries)
     assert sum(len(q.split()) for q in retriever.queries) < 0.75 * 8 * 20
     # The stored example keeps the full query text: dropout only changes what is sent to the retriever.
-    assert result[0]["input_ids"][-11:] == [*tokenizer.encode(full_text), BREAK, 70, EOS]
+    assert result[0]["input_ids"][-13:] == [*tokenizer.encode(full_text), BREAK, 70, 71, 72, EOS]
 
 
 def test_bad_rows_raise_or_are_skipped():
-    dataset = Dataset.from_dict({"text": ["a red bus", None, "x"], "image_token_ids": [[70], [71], []]})
+    dataset = Dataset.from_dict(
+        {"text": ["a red bus", None, "x"], "image_token_ids": [[70, 71, 72], [71, 72, 73], []]}
+    )
     with pytest.raises(ValueError, match="Row 1: 'text' is NoneType"):
         RetrievalAugmentedExampleBuilder(FakeRetriever([CAT]), WordTokenizer(), CONFIG).map(dataset)
     builder = RetrievalAugmentedExampleBuilder(FakeRetriever([CAT]), WordTokenizer(), CONFIG, on_error="skip")

@@ -23,14 +23,14 @@ from transformers_cm3leon.data import (
 )
 
 ROW = {
-    "image1": [10, 11],
+    "image1": [10, 11, 12],
     "edit_instruction": "make it snowy",
-    "image2": [12, 13],
+    "image2": [13, 14, 15],
     "ocr_content": "OPEN 24 HOURS",
     "image": [4, 5, 6],
     "caption": "a red bus",
     "objects": [{"label": "bus", "box": (10, 20, 200, 220)}, {"label": "person", "box": [0.4, 30, 40.6, 90]}],
-    "condition_image": [7, 8],
+    "condition_image": [7, 8, 9],
     "question": "What color is the bus?",
     "answer": "red",
     "context": "A city street.",
@@ -70,7 +70,7 @@ SCIENCEQA_PROMPT = "Question: What color is the bus?\nContext: A city street.\nO
 RENDERED = {
     "text_guided_editing": (
         f"Edit first image following the instruction {B} {IMG} {B} make it snowy {B} {IMG}",
-        [12, 13],
+        [13, 14, 15],
     ),
     "ocr_draw": (f'draw "OPEN 24 HOURS" {B} {IMG}', [4, 5, 6]),
     "spatially_grounded_generation": (
@@ -134,9 +134,9 @@ def test_template_renders_the_documented_document(name):
         assert document.segments[segment] == output and offset == 0
     # Image segments are the row's ids, in order.
     images = [s for s in document.segments if not isinstance(s, str)]
-    expected = {"text_guided_editing": [[10, 11], [12, 13]]}.get(name)
+    expected = {"text_guided_editing": [[10, 11, 12], [13, 14, 15]]}.get(name)
     if expected is None:
-        expected = [[7, 8], [4, 5, 6]] if name.endswith("_to_image") else [[4, 5, 6]]
+        expected = [[7, 8, 9], [4, 5, 6]] if name.endswith("_to_image") else [[4, 5, 6]]
     assert images == expected
 
 
@@ -215,7 +215,7 @@ def sft_dataset(num_rows: int) -> Dataset:
         {
             "question": [f"question {i}?" for i in range(num_rows)],
             "answer": [None if i == 3 else f"answer{i}" for i in range(num_rows)],
-            "image_token_ids": [[4 + i, 5 + i] for i in range(num_rows)],
+            "image_token_ids": [[4 + i, 5 + i, 6 + i] for i in range(num_rows)],
         }
     )
 
@@ -231,7 +231,7 @@ def test_builder_maps_a_dataset_and_chooses_variants_reproducibly():
     again = SFTExampleBuilder("vqa", WordTokenizer(), CONFIG, on_error="skip", template_column="template", seed=1)
     assert again.map(dataset, batch_size=40)["template"] == first["template"]
     row = first[0]
-    assert row["input_ids"][0] == EOS and row["input_ids"][-4:] == [BREAK, 4, 5, EOS]
+    assert row["input_ids"][0] == EOS and row["input_ids"][-5:] == [BREAK, 4, 5, 6, EOS]
 
 
 def test_builder_skips_are_logged(caplog):

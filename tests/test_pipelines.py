@@ -165,9 +165,10 @@ def test_output_types_have_diffusers_shapes_and_dtypes(text_to_image):
     assert tensor.dtype == torch.float32 and tensor.shape == (3, 3, SIZE, SIZE)
     torch.testing.assert_close(tensor.permute(0, 2, 3, 1).numpy(), array)
 
-    # All four are the same images: the PIL pixels are the rounded [0, 1] values, and the tokens decode to them.
+    # All four are the same images: the PIL pixels are the [0, 1] values scaled and truncated (Meta's decoding), and
+    # the tokens decode to them.
     pil = np.stack([np.asarray(image) for image in outputs["pil"].images])
-    np.testing.assert_array_equal(pil, np.round(array * 255).astype(np.uint8))
+    np.testing.assert_array_equal(pil, (torch.from_numpy(array) * 255).to(torch.uint8).numpy())
     decoded = text_to_image.processor.image_processor.token_ids_to_images(tokens, output_type="pt")
     torch.testing.assert_close(decoded, tensor)
 

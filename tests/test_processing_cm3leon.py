@@ -157,9 +157,9 @@ def test_call_distributes_flat_and_nested_images(processor, images):
 @pytest.mark.parametrize(
     "text, which, match",
     [
-        ("<image><image>", slice(0, 1), "2 '<image>' placeholder\\(s\\) in total but 1 image"),
-        ("<image>", slice(0, 2), "1 '<image>' placeholder\\(s\\) in total but 2 image"),
-        ("a cat", slice(0, 1), "0 '<image>' placeholder\\(s\\) in total but 1 image"),
+        ("<image><image>", slice(0, 1), "`images` holds 1 image\\(s\\) but the text has 2 '<image>' placeholder"),
+        ("<image>", slice(0, 2), "`images` holds 2 image\\(s\\) but the text has 1 '<image>' placeholder"),
+        ("a cat", slice(0, 1), "`images` holds 1 image\\(s\\) but the text has 0 '<image>' placeholder"),
         (["<image>", "a cat"], "nested", "text\\[1\\] has 0 '<image>' placeholder\\(s\\) but 1 image"),
         (["<image>", "<image>"], "one list", "one list of images per text, but there are 1 lists for 2 texts"),
         ("<image>", None, "1 '<image>' placeholder\\(s\\) but no `images`"),

@@ -186,7 +186,11 @@ def test_builder_without_sentinels():
 
 def test_token_layout_feeds_the_config(tokenizer):
     config = CM3LeonConfig(
-        **special_token_ids(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
+        **special_token_ids(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
     )
     assert config.vocab_size == len(tokenizer)
     assert list(config.image_token_ids) == list(range(4, 20))

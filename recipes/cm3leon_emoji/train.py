@@ -296,6 +296,8 @@ RECOMMENDED_GENERATION = {
 
 def train(recipe: EmojiRecipe, output_dir: str) -> str:
     """Run the three stages; returns the folder of the final model (`model/`: model + processor)."""
+    from transformers_cm3leon.generation import set_image_generation_defaults
+
     started = time.time()
     torch.set_num_threads(recipe.num_threads)
     os.makedirs(output_dir, exist_ok=True)
@@ -312,8 +314,8 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
     logger.info(f"SFT done ({time.time() - started:.0f} s)")
     final = os.path.join(output_dir, "model")
     model.generation_config.pad_token_id = model.config.pad_token_id
-    model.generation_config.image_generation_defaults = RECOMMENDED_GENERATION
-    model.generation_config._from_model_config = False
+    for task, settings in RECOMMENDED_GENERATION.items():
+        set_image_generation_defaults(model.generation_config, task, **settings)
     model.save_pretrained(final)
     processor.save_pretrained(final)
     tasks.write_training_data(final, seen, held_out)

@@ -511,13 +511,12 @@ def set_recommended_decoding(generation_config) -> None:
     """Store the decoding CM3Leon-Mini measures best with (`mini.RECOMMENDED_GENERATION`: no guidance, temperature
     0.5) as the model's per-task pipeline defaults, `generation_config.image_generation_defaults`."""
     from cm3leon_mini.mini_model import RECOMMENDED_GENERATION
+    from transformers_cm3leon.generation import set_image_generation_defaults
 
-    generation_config.image_generation_defaults = {
-        "text-to-image": dict(RECOMMENDED_GENERATION),
-        "image-editing": {**RECOMMENDED_GENERATION, "image_guidance_scale": 1.0},
-    }
-    # Saved as a generation config of its own, not one derived from (and re-derived from) the model config.
-    generation_config._from_model_config = False
+    set_image_generation_defaults(generation_config, "text-to-image", **RECOMMENDED_GENERATION)
+    set_image_generation_defaults(
+        generation_config, "image-editing", **RECOMMENDED_GENERATION, image_guidance_scale=1.0
+    )
 
 
 def train(recipe: MiniRecipe, output_dir: str) -> str:

@@ -150,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
-        parser.error(str(error))
+    except (ValueError, FileNotFoundError) as error:
+        command = " ".join(argv[:2]) if argv[0] in ("train", "eval") else argv[0]
+        print(f"cm3leon {command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+
 from transformers import PretrainedConfig
 
 # Vocabulary layout shared by the tokenizer builder, the presets and the Chameleon release:
@@ -133,6 +135,9 @@ class CM3LeonConfig(PretrainedConfig):
             ("image_seq_length", image_seq_length),
         ):
             _check_positive_int(name, value)
+        for name, value in (("norm_eps", norm_eps), ("initializer_range", initializer_range)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ValueError(f"`{name}` must be a positive finite number, got {value!r}.")
         num_key_value_heads = num_attention_heads if num_key_value_heads is None else num_key_value_heads
         if num_attention_heads % num_key_value_heads:
             raise ValueError(

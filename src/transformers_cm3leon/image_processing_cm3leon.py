@@ -397,8 +397,13 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             if array.dtype == bool:
                 array = array.astype(np.uint8) * 255
             elif np.issubdtype(array.dtype, np.floating):
-                if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-                    raise ValueError("`mask_image` holds floats, which must be finite and in [0, 1].")
+                if not np.isfinite(array).all():
+                    raise ValueError("`mask_image` holds NaN or infinite values; a float mask must be in [0, 1].")
+                if array.min() < 0 or array.max() > 1:
+                    raise ValueError(
+                        f"`mask_image` holds floats in [{array.min():.4g}, {array.max():.4g}]; a float mask must be in "
+                        "[0, 1]."
+                    )
                 array = (array * 255).round().astype(np.uint8)
             elif array.dtype != np.uint8:
                 raise TypeError(f"`mask_image` must hold bools, uint8 or floats in [0, 1], got {array.dtype}.")

@@ -17,7 +17,6 @@ structure and those a user typed in a message are text (`apply_chat_template` ma
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,29 +25,26 @@ from PIL import Image
 from transformers import BatchFeature
 from transformers.image_utils import is_valid_image
 from transformers.processing_utils import MultiModalData, ProcessorMixin
-from transformers.utils.chat_template_utils import _CONTROL_TOKEN_END, _CONTROL_TOKEN_START
 from transformers.utils.hub import hf_api
 
 from .image_processing_cm3leon import check_has_image_tokenizer
 from .padding import CM3LeonPaddingMixin
-from .prompting import CHAT_TEMPLATES, CM3LeonPromptsMixin
+from .prompting import (
+    CHAT_TEMPLATES,
+    IMAGE_PLACEHOLDER,
+    MARKED_USER_TEXT,
+    CM3LeonPromptsMixin,
+    PlainText,
+    check_conversation,
+    escape_typed_placeholders,
+    typed_placeholders_as_text,
+)
 from .sequence_format import SEQUENCE_FORMATS, SpecialTokenIds, Tokens, build_sequence_format
 from .tokenization_cm3leon import BREAK_TOKEN, EOSS_TOKEN, sentinel_token_name, special_token_ids
-from .validation import check_bool, describe
+from .validation import check_bool, check_text_list, describe
 
 # Images encoded by the VQ model per forward pass, to bound memory when a call holds many images.
 IMAGE_ENCODE_BATCH_SIZE = 16
-IMAGE_PLACEHOLDER = "<image>"
-# Text between the markers is what a user typed in a chat message where a control token (or `<image>`) appeared.
-_MARKED = re.compile(f"{_CONTROL_TOKEN_START}(.*?){_CONTROL_TOKEN_END}|[{_CONTROL_TOKEN_START}{_CONTROL_TOKEN_END}]")
-# An `<image>` a user typed in a chat message (not a vocabulary token, so transformers does not mark it).
-_TYPED_PLACEHOLDER = "\U000f0002"
-
-
-class PlainText(str):
-    """Text that is never read as control tokens (what a user typed in a chat message)."""
-
-
 _IMAGE_SLOT = object()  # where `processor(text=...)` puts the next image
 
 
@@ -258,9 +254,7 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
         check_bool("sanitize_control_tokens", sanitize_control_tokens)
         if text is None:
             raise ValueError("`text` is required: write where each image goes with the '<image>' placeholder.")
-        texts = [text] if isinstance(text, str) else text
-        if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
-            raise TypeError(f"`text` must be a string or a non-empty list of strings, got {describe(text)}.")
+        texts = check_text_list("text", text)
         rows = [self._markup_row(sample, sanitize_control_tokens) for sample in texts]
         images_per_row = self._distribute_images([row.count(_IMAGE_SLOT) for row in rows], images)
         for row, row_images in zip(rows, images_per_row):
@@ -283,7 +277,7 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
 
     def _markup_row(self, text: str, sanitized: bool) -> list:
         """Split text into pieces and image slots; with `sanitized`, the marked pieces (a user's) are plain text."""
-        pieces = _MARKED.split(text) if sanitized else [text]
+        pieces = MARKED_USER_TEXT.split(text) if sanitized else [text]
         row = []
         for index, piece in enumerate(pieces):
             if piece is None or piece == "":
@@ -292,18 +286,19 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
                 row.append(PlainText(piece))
                 continue
             parts = piece.split(IMAGE_PLACEHOLDER)
-            row += _typed_placeholders_as_text(parts[0], sanitized)
+            row += typed_placeholders_as_text(parts[0], sanitized)
             for part in parts[1:]:
-                row += [_IMAGE_SLOT, *_typed_placeholders_as_text(part, sanitized)]
+                row += [_IMAGE_SLOT, *typed_placeholders_as_text(part, sanitized)]
         return [item for item in row if item != ""]
 
     def apply_chat_template(self, conversation, chat_template=None, **kwargs):
         """transformers' `apply_chat_template`, with the control tokens and `<image>` placeholders a user typed in the
         messages kept as text (`sanitize_control_tokens=True`, the default here when tokenizing)."""
+        check_conversation(conversation)
         if kwargs.get("tokenize") and kwargs.get("sanitize_control_tokens") is None:
             kwargs["sanitize_control_tokens"] = True
         if kwargs.get("sanitize_control_tokens"):
-            conversation = _escape_typed_placeholders(conversation)
+            conversation = escape_typed_placeholders(conversation)
         return super().apply_chat_template(conversation, chat_template=chat_template, **kwargs)
 
     def _distribute_images(self, counts: list[int], images) -> list[list]:
@@ -332,8 +327,8 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
         _check_images(images, "images")
         if sum(counts) != len(images):
             raise ValueError(
-                f"The text has {sum(counts)} '{IMAGE_PLACEHOLDER}' placeholder(s) in total but {len(images)} image(s) "
-                "were given; each placeholder takes one image."
+                f"`images` holds {len(images)} image(s) but the text has {sum(counts)} '{IMAGE_PLACEHOLDER}' "
+                "placeholder(s) in total; each placeholder takes one image."
             )
         per_text, start = [], 0
         for count in counts:
@@ -418,7 +413,9 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
             retrieved = self._check_documents(retrieved, f"retrieved_documents[{index}]") or []
             # Retrieved documents first: in both formats, the example of the flat list of all their segments.
             checked.append([segment for doc in retrieved for segment in doc] + document)
-        encoder = DocumentEncoder(self.tokenizer, sequence_format=self._format, image_processor=self)
+        encoder = DocumentEncoder(
+            self.tokenizer, sequence_format=self._format, image_processor=self, image_seq_length=self.image_seq_length
+        )
         rows = [example["input_ids"] for example in encoder.encode(checked)]
         pad_kwargs.setdefault("padding", False)
         return self.pad(rows, **pad_kwargs)
@@ -555,28 +552,6 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
                 save_directory, repo_id, files_timestamps, commit_message=commit_message, token=token
             )
         return files
-
-
-def _escape_typed_placeholders(value):
-    """Replace `<image>` in the strings of chat messages (what a user typed) by a private character."""
-    if isinstance(value, str):
-        return value.replace(_TYPED_PLACEHOLDER, "").replace(IMAGE_PLACEHOLDER, _TYPED_PLACEHOLDER)
-    if isinstance(value, dict):
-        return {key: _escape_typed_placeholders(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_escape_typed_placeholders(item) for item in value]
-    return value
-
-
-def _typed_placeholders_as_text(text: str, sanitized: bool) -> list:
-    if not sanitized or _TYPED_PLACEHOLDER not in text:
-        return [text]
-    row = []
-    for index, part in enumerate(text.split(_TYPED_PLACEHOLDER)):
-        if index:
-            row.append(PlainText(IMAGE_PLACEHOLDER))
-        row.append(part)
-    return row
 
 
 def _check_images(images, name: str) -> None:

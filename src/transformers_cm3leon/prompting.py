@@ -10,7 +10,10 @@ typed in a prompt stays text), images through the VQ image tokenizer (or given a
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+from transformers.utils.chat_template_utils import _CONTROL_TOKEN_END, _CONTROL_TOKEN_START
 
 from .sequence_format import Tokens
 from .validation import check_choice, check_text, describe
@@ -57,6 +60,56 @@ CHAMELEON_CHAT_TEMPLATES = {
     ),
 }
 CHAT_TEMPLATES = {"cm3leon": CM3LEON_CHAT_TEMPLATES, "chameleon": CHAMELEON_CHAT_TEMPLATES}
+IMAGE_PLACEHOLDER = "<image>"
+# Text between the markers is what a user typed in a chat message where a control token (or `<image>`) appeared.
+MARKED_USER_TEXT = re.compile(
+    f"{_CONTROL_TOKEN_START}(.*?){_CONTROL_TOKEN_END}|[{_CONTROL_TOKEN_START}{_CONTROL_TOKEN_END}]"
+)
+# An `<image>` a user typed in a chat message (not a vocabulary token, so transformers does not mark it).
+_TYPED_PLACEHOLDER = "\U000f0002"
+
+
+class PlainText(str):
+    """Text that is never read as control tokens (what a user typed in a chat message)."""
+
+
+CHAT_ROLES = ("system", "user", "assistant")
+CONTENT_TYPES = ("text", "image")
+
+
+def check_conversation(conversation) -> None:
+    """A chat (a list of `{"role", "content"}` messages) or a batch of chats, as the chat templates read them."""
+    if isinstance(conversation, (list, tuple)) and conversation and isinstance(conversation[0], (list, tuple)):
+        for chat in conversation:
+            check_conversation(chat)
+        return
+    if not isinstance(conversation, (list, tuple)) or not conversation:
+        raise TypeError(
+            "`conversation` must be a non-empty list of messages ({'role': ..., 'content': ...}) or a batch of "
+            f"them, got {describe(conversation)}."
+        )
+    for index, message in enumerate(conversation):
+        where = f"`conversation[{index}]`"
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise TypeError(f"{where} must be a dict with 'role' and 'content', got {describe(message)}.")
+        check_choice(f"conversation[{index}]['role']", message["role"], CHAT_ROLES)
+        content = message["content"]
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, (list, tuple)):
+            raise TypeError(f"{where}['content'] must be a string or a list of parts, got {describe(content)}.")
+        for part_index, part in enumerate(content):
+            if not isinstance(part, dict) or part.get("type") not in CONTENT_TYPES:
+                raise TypeError(
+                    f"{where}['content'][{part_index}] must be a dict whose 'type' is one of {list(CONTENT_TYPES)}, "
+                    f"got {describe(part)}."
+                )
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise TypeError(
+                    f"{where}['content'][{part_index}]['text'] must be a string, got {part.get('text')!r}."
+                )
+
+
 CAPTIONING_MODES = ("infill", "continuation")
 
 
@@ -84,7 +137,7 @@ class CM3LeonPromptsMixin:
         In the Chameleon format: `[<s>] + prompt + [<racm3:break>]`, retrieved documents first, each image wrapped
         as `<break> image <eoss>`; the model closes the image with `<eoss>`.
         """
-        check_text("prompt", prompt)
+        check_text("prompt", prompt, allow_empty=False)
         documents = self._check_documents(retrieved_documents, "retrieved_documents")
         return self._encode_row(self._format.text_to_image_prompt(prompt, documents))
 
@@ -242,4 +295,36 @@ class CM3LeonPromptsMixin:
         return checked
 
 
-__all__ = ["CHAT_TEMPLATES", "CM3LeonPromptsMixin", "Tokens"]
+def escape_typed_placeholders(value):
+    """Replace `<image>` in the strings of chat messages (what a user typed) by a private character."""
+    if isinstance(value, str):
+        return value.replace(_TYPED_PLACEHOLDER, "").replace(IMAGE_PLACEHOLDER, _TYPED_PLACEHOLDER)
+    if isinstance(value, dict):
+        return {key: escape_typed_placeholders(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_typed_placeholders(item) for item in value]
+    return value
+
+
+def typed_placeholders_as_text(text: str, sanitized: bool) -> list:
+    """Split `text` at the `<image>`s a user typed (escaped by `escape_typed_placeholders`), kept as plain text."""
+    if not sanitized or _TYPED_PLACEHOLDER not in text:
+        return [text]
+    row = []
+    for index, part in enumerate(text.split(_TYPED_PLACEHOLDER)):
+        if index:
+            row.append(PlainText(IMAGE_PLACEHOLDER))
+        row.append(part)
+    return row
+
+
+__all__ = [
+    "CHAT_TEMPLATES",
+    "IMAGE_PLACEHOLDER",
+    "CM3LeonPromptsMixin",
+    "PlainText",
+    "Tokens",
+    "check_conversation",
+    "escape_typed_placeholders",
+    "typed_placeholders_as_text",
+]

@@ -5,8 +5,10 @@ value it got and what is allowed."""
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import os
 from collections.abc import Iterable
 
 
@@ -71,6 +73,13 @@ def check_text(name: str, value, allow_empty: bool = True) -> str:
         raise TypeError(f"`{name}` must be a string, got {describe(value)}.")
     if not allow_empty and not value.strip():
         raise ValueError(f"`{name}` must not be empty, got {value!r}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"`{name}` holds {value[error.start]!r} at position {error.start}, a lone surrogate that is not valid "
+            "Unicode text; decode the text with errors='replace' first."
+        ) from None
     return value
 
 
@@ -81,6 +90,44 @@ def check_text_list(name: str, value, allow_empty: bool = True) -> list[str]:
     if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value):
         return [check_text(f"{name}[{i}]", item, allow_empty) for i, item in enumerate(value)]
     raise TypeError(f"`{name}` must be a string or a non-empty list of strings, got {describe(value)}.")
+
+
+def read_mapping_file(path: str | os.PathLike, name: str, file_format: str = "yaml") -> dict:
+    """A YAML or JSON file holding a mapping (a config, a recipe); a missing, unreadable or malformed file is a clear
+    error naming `name` (the argument that gave the path) and where the problem is."""
+    path = os.fspath(path)
+    where = f"`{name}` file {path!r}"
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where} does not exist.")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if file_format == "json":
+                content = json.load(handle)
+            else:
+                import yaml
+
+                content = yaml.safe_load(handle)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{where} is not UTF-8 text ({error.reason}).") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{where} is not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."
+        ) from None
+    except Exception as error:  # yaml.YAMLError, without importing yaml for JSON files
+        mark = getattr(error, "problem_mark", None)
+        if mark is None and not type(error).__module__.startswith("yaml"):
+            raise
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{where} is not valid YAML{at}: {problem}.") from None
+    if content is None and file_format != "json":
+        return {}
+    if not isinstance(content, dict):
+        raise ValueError(f"{where} must hold a mapping of names to values, got a {type(content).__name__}.")
+    bad_keys = [key for key in content if not isinstance(key, str)]
+    if bad_keys:
+        raise ValueError(f"{where} has names that are not text: {bad_keys}.")
+    return content
 
 
 def _int_range(minimum, maximum) -> str:
@@ -102,6 +149,7 @@ def _hashable(value) -> bool:
 
 
 __all__ = [
+    "read_mapping_file",
     "check_bool",
     "check_choice",
     "check_int",

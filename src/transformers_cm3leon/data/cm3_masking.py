@@ -331,6 +331,8 @@ class DataCollatorForCM3(DataCollatorMixin):
         config ([`CM3LeonConfig`], *optional*): Source of the token ids (`pad_token_id` and the CM3 ids).
         sentinel_token_ids, break_token_id, eoss_token_id: See [`CM3Masking`]; explicit values win over `config`.
         pad_token_id (`int`, *optional*): Id used for padding. Defaults to `config.pad_token_id`.
+        vocab_size (`int`, *optional*): Number of token ids; rows with an id outside `[0, vocab_size)` are refused.
+            Defaults to `config.vocab_size` (no upper check without either).
         poisson_lambda (`float`, *optional*, defaults to 1.0): Mean number of spans per row.
         max_spans (`int`, *optional*): Upper clamp of the number of spans (see [`CM3Masking`]).
         mode (`str`, *optional*, defaults to `"cm3"`): `"cm3"` or `"causal"` (no masking).
@@ -363,6 +365,7 @@ class DataCollatorForCM3(DataCollatorMixin):
         break_token_id: int | None = None,
         eoss_token_id: int | None = None,
         pad_token_id: int | None = None,
+        vocab_size: int | None = None,
         poisson_lambda: float = 1.0,
         max_spans: int | None = None,
         mode: str = "cm3",
@@ -384,9 +387,17 @@ class DataCollatorForCM3(DataCollatorMixin):
         if pad_token_id is None:
             raise ValueError("`pad_token_id` is required: pass it or a config whose `pad_token_id` is set.")
         self.pad_token_id = _check_token_id("pad_token_id", pad_token_id)
-        for name, value in (("max_length", max_length), ("pad_to_multiple_of", pad_to_multiple_of)):
+        vocab_size = _resolve_id("vocab_size", vocab_size, config)
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("max_length", max_length),
+            ("pad_to_multiple_of", pad_to_multiple_of),
+        ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
+        if vocab_size is not None and self.pad_token_id >= vocab_size:
+            raise ValueError(f"`pad_token_id`={self.pad_token_id} is outside the vocabulary of {vocab_size} ids.")
+        self.vocab_size = vocab_size
         self.max_length = max_length
         self.pad_to_multiple_of = pad_to_multiple_of
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -425,6 +436,17 @@ class DataCollatorForCM3(DataCollatorMixin):
             self._generator_owner = owner
         return self._generator
 
+    def _check_ids(self, row: np.ndarray, index: int) -> None:
+        if len(row) == 0:
+            raise ValueError(
+                f"Feature {index} has no tokens (`input_ids` is empty); drop empty rows from the dataset."
+            )
+        low, high = int(row.min()), int(row.max())
+        if low < 0 or (self.vocab_size is not None and high >= self.vocab_size):
+            bad = low if low < 0 else high
+            allowed = "non-negative" if self.vocab_size is None else f"in [0, {self.vocab_size})"
+            raise ValueError(f"`input_ids` of feature {index} holds the id {bad}; token ids must be {allowed}.")
+
     def numpy_call(self, features: Sequence[dict]) -> dict[str, np.ndarray]:
         if len(features) == 0:
             raise ValueError("`features` is empty; a batch needs at least one row.")
@@ -433,6 +455,7 @@ class DataCollatorForCM3(DataCollatorMixin):
             if "input_ids" not in feature:
                 raise ValueError(f"Feature {index} has no 'input_ids' (keys: {sorted(feature)}).")
             row = _as_row(feature["input_ids"], "input_ids", index=index)
+            self._check_ids(row, index)
             if self.max_length is not None and len(row) > self.max_length:
                 raise ValueError(
                     f"Feature {index} has {len(row)} tokens, more than `max_length`={self.max_length}. Pack the "

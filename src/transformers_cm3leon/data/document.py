@@ -106,6 +106,9 @@ class DocumentEncoder:
             where the output ends.
         sequence_format (`str` or [`SequenceFormat`], *optional*, defaults to `"cm3leon"`): The layout; a processor
             passes its own.
+        image_seq_length (`int`, *optional*): Image tokens per image; an image segment given as token ids of another
+            length is refused. Defaults to `config.image_seq_length`. Ids outside the image range (known from
+            `config` or the sequence format) are refused too.
 
     A text segment with an output start inside it is tokenized in two pieces, the prompt part and the output part
     (which keeps its leading whitespace), exactly as a prompt ending before the output is tokenized at inference.
@@ -121,6 +124,7 @@ class DocumentEncoder:
         image_processor=None,
         loss_on: str = "all",
         sequence_format: str | SequenceFormat = "cm3leon",
+        image_seq_length: int | None = None,
     ):
         if loss_on not in LOSS_ON_CHOICES:
             raise ValueError(f"`loss_on` must be one of {list(LOSS_ON_CHOICES)}, got {loss_on!r}.")
@@ -145,6 +149,34 @@ class DocumentEncoder:
             )
         self.image_processor = image_processor
         self.loss_on = loss_on
+        image_seq_length = _resolve_id("image_seq_length", image_seq_length, config)
+        if image_seq_length is not None and (
+            isinstance(image_seq_length, bool) or not isinstance(image_seq_length, int) or image_seq_length <= 0
+        ):
+            raise ValueError(f"`image_seq_length` must be a positive integer or None, got {image_seq_length!r}.")
+        self.image_seq_length = image_seq_length
+        ids = self.format.ids
+        self.image_token_ids = ids.image_token_ids if ids.image_token_offset is not None else None
+
+    def _check_image_ids(self, ids: list[int], document: int, segment: int) -> list[int]:
+        """Refuse image token ids of the wrong length or outside the image range (an empty segment is allowed)."""
+        if not ids:
+            return ids
+        where = f"Image segment {segment} of document {document}"
+        if self.image_seq_length is not None and len(ids) != self.image_seq_length:
+            raise ValueError(
+                f"{where} has {len(ids)} image token ids; an image is exactly {self.image_seq_length} tokens."
+            )
+        allowed = self.image_token_ids
+        if allowed is not None:
+            low, high = min(ids), max(ids)
+            if low < allowed.start or high >= allowed.stop:
+                bad = low if low < allowed.start else high
+                raise ValueError(
+                    f"{where} holds the id {bad}, which is not an image token; image token ids are in "
+                    f"[{allowed.start}, {allowed.stop})."
+                )
+        return ids
 
     def encode(self, documents: Sequence[Document | list]) -> list[dict[str, list[int]]]:
         """Encode a batch of documents (one tokenizer call and one image-processor call for the whole batch).
@@ -156,7 +188,7 @@ class DocumentEncoder:
         # Per document, per segment: whether it is text, and its (kind, index into texts/images or the ids,
         # is_output) pieces.
         plans = []
-        for document in documents:
+        for d, document in enumerate(documents):
             if isinstance(document, (list, tuple)):  # a plain list of segments, as `CM3LeonProcessor` takes
                 document = Document(list(document))
             if not isinstance(document, Document):
@@ -179,7 +211,8 @@ class DocumentEncoder:
                         texts.append(segment[output_offset:])
                     plan.append((True, pieces))
                 elif is_token_ids(segment):
-                    plan.append((False, [("ids", _token_ids_list(segment), output_offset is not None)]))
+                    ids = self._check_image_ids(_token_ids_list(segment), d, s)
+                    plan.append((False, [("ids", ids, output_offset is not None)]))
                 else:
                     plan.append((False, [("image", len(images), output_offset is not None)]))
                     images.append(segment)

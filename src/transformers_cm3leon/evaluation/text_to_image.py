@@ -52,8 +52,8 @@ class TextToImageEvalConfig(EvaluationConfig):
     option (`num_prompts` -> `--num-prompts`)."""
 
     prompts: str = setting(
-        help="CSV file of prompts, e.g. ../shared/data/coco_val2014_captions_30k.csv (30,000 MS-COCO val2014 "
-        "captions, the FID-30K prompt list of GigaGAN and LlamaGen).",
+        help="CSV file of prompts, e.g. benchmarks/data/coco_val2014_captions_30k.csv (30,000 MS-COCO val2014 "
+        "captions, the FID-30K prompt list of GigaGAN and LlamaGen; built by benchmarks/data/build_coco_30k.py).",
         required_on_command_line=True,
     )
     prompt_column: str = setting("Prompt", help="Column of the CSV that holds the prompts.")

@@ -11,7 +11,7 @@
 - `mixin.py`          the public API: generate_images, generate_text
 """
 
-from .configuration import CM3LeonImageGenerationConfig
+from .configuration import CM3LeonImageGenerationConfig, set_image_generation_defaults
 from .logits_process import (
     ContrastiveTopKLogitsProcessor,
     InBatchCFGLogitsProcessor,
@@ -30,5 +30,6 @@ __all__ = [
     "InBatchInstructCFGLogitsProcessor",
     "draw_uniforms",
     "sample_from_logits",
+    "set_image_generation_defaults",
     "text_generation_config",
 ]

@@ -219,4 +219,37 @@ def model_defaults(generation_config, task: str) -> dict:
     return dict(defaults)
 
 
-__all__ = ["CM3LeonImageGenerationConfig", "DECODING_STRATEGIES", "TASKS", "model_defaults"]
+def set_image_generation_defaults(generation_config, task: str, **settings) -> None:
+    """Declare `settings` as the model's defaults for `task` (what its pipelines use when the caller leaves a setting
+    unset), checked, in `generation_config.image_generation_defaults[task]`.
+
+    The generation config is then marked as a config of its own: transformers re-derives one flagged as built from
+    the model config (`_from_model_config`) when loading it, which would drop the defaults silently.
+
+    Example:
+
+    ```python
+    >>> from transformers import GenerationConfig
+    >>> from transformers_cm3leon.generation import set_image_generation_defaults
+
+    >>> generation_config = GenerationConfig()
+    >>> set_image_generation_defaults(generation_config, "text-to-image", guidance_scale=3.0, top_k=64)
+    >>> generation_config.image_generation_defaults
+    {'text-to-image': {'guidance_scale': 3.0, 'top_k': 64}}
+    ```
+    """
+    check_choice("task", task, TASKS)
+    CM3LeonImageGenerationConfig.from_defaults(settings).validate(editing=task == "image-editing")
+    per_task = dict(getattr(generation_config, "image_generation_defaults", None) or {})
+    per_task[task] = dict(settings)
+    generation_config.image_generation_defaults = per_task
+    generation_config._from_model_config = False
+
+
+__all__ = [
+    "CM3LeonImageGenerationConfig",
+    "DECODING_STRATEGIES",
+    "TASKS",
+    "model_defaults",
+    "set_image_generation_defaults",
+]

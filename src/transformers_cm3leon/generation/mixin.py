@@ -511,6 +511,9 @@ def text_generation_config(
     if suppress_image_tokens:
         generation_config.suppress_tokens = list(config.image_token_ids)
     generation_config.update(**kwargs)
+    for name, minimum in (("max_new_tokens", 1), ("max_length", 1), ("min_new_tokens", 0), ("min_length", 0)):
+        if getattr(generation_config, name, None) is not None:
+            check_int(name, getattr(generation_config, name), minimum=minimum)
     return generation_config
 
 

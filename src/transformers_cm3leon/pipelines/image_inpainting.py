@@ -83,6 +83,11 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
             raise ValueError("`mask_image` is required: white where to redraw, black where to keep.")
         num_images = len(image) if isinstance(image, (list, tuple)) else 1
         images = as_image_list(image, num_images, "image")
+        # Pixels are checked (NaN, range, shape) before the masks are read against them.
+        images = [
+            self.processor.image_processor._to_pil(item, "image" if num_images == 1 else f"image[{index}]")
+            for index, item in enumerate(images)
+        ]
         masks = as_image_list(mask_image, num_images, "mask_image")
         prompts = [None] * num_images if prompt is None else check_text_list("prompt", prompt, allow_empty=False)
         if len(prompts) == 1 and num_images > 1:

@@ -458,12 +458,12 @@ class CM3LeonMemoryBank:
 
 def _check_text(value) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"A document `text` must be a string or None, got {type(value).__name__} {value!r}.")
+        raise TypeError(f"`texts` must hold a string or None per document, got {type(value).__name__} {value!r}.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
         raise ValueError(
-            f"A document `text` must be valid Unicode text; {value[:40]!r} holds an unpaired surrogate at position "
+            f"`texts` must hold valid Unicode text; {value[:40]!r} holds an unpaired surrogate at position "
             f"{error.start}."
         ) from None
     return value
@@ -471,7 +471,7 @@ def _check_text(value) -> str:
 
 def _check_image_path(value) -> str:
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"An `image_path` must be a path or None, got {type(value).__name__} {value!r}.")
+        raise TypeError(f"`image_paths` must hold a path or None per document, got {type(value).__name__} {value!r}.")
     return os.fspath(value)
 
 

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..validation import read_mapping_file
+
 ON_ERROR_CHOICES = ("raise", "skip")
 OBJECTIVES = ("cm3", "causal")
 DATASET_FORMATS = ("json", "parquet", "csv", "imagefolder", "arrow")
@@ -116,7 +118,7 @@ class DataArguments:
         default="image",
         metadata={
             "help": "The image column (images, paths or bytes: tokenized once by a datasets.map step; or image token "
-            "ids). Ignored when the dataset has no such column (text-only documents)."
+            "ids); null for text-only documents. A dataset without this column is refused."
         },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only the first N training rows."})
@@ -301,24 +303,14 @@ def _coerce_yaml_values(dataclass_types: Sequence[type], values: dict) -> dict:
                 try:
                     coerced[key] = kind(value)
                 except ValueError:
-                    raise ValueError(f"`{key}` must be a {kind.__name__}, got {value!r}.") from None
+                    raise ValueError(f"`{key}` must be of type {kind.__name__}, got {value!r}.") from None
                 break
     return coerced
 
 
 def load_yaml_config(path: str | os.PathLike) -> dict:
     """Read a recipe's YAML file: a mapping of argument names to values."""
-    import yaml
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"`--config` file {os.fspath(path)!r} does not exist.")
-    with open(path, encoding="utf-8") as handle:
-        values = yaml.safe_load(handle)
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ValueError(f"The config file {os.fspath(path)!r} must hold a mapping of argument names to values.")
-    return values
+    return read_mapping_file(path, "--config")
 
 
 def _explicit_overrides(parser, overrides: Sequence[str]) -> dict:

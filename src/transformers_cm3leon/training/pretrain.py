@@ -120,12 +120,17 @@ def prepare_pretraining_dataset(
     block_size = resolve_block_size(cm3_args, config)
     if "input_ids" not in dataset.column_names:
         image_column = data_args.image_column
-        if image_column is not None and image_column not in dataset.column_names:
-            logger.warning(
-                f"The dataset has no image column {image_column!r} (columns: {dataset.column_names}): training on "
-                "text-only documents. Set `image_column` to the right column, or to null to silence this."
+        if data_args.text_column not in dataset.column_names:
+            raise ValueError(
+                f"The dataset has no text column {data_args.text_column!r} (columns: {dataset.column_names}). Set "
+                "`text_column` to the column holding the captions."
             )
-            image_column = None
+        if image_column is not None and image_column not in dataset.column_names:
+            raise ValueError(
+                f"The dataset has no image column {image_column!r} (columns: {dataset.column_names}). Set "
+                "`image_column` to the column holding the images (or their token ids), or to null to pretrain on "
+                "text-only documents."
+            )
         if image_column is not None:
             dataset, image_column = pretokenize_images(dataset, processor, image_column, cm3_args, report)
         rows_in = len(dataset)
