@@ -17,6 +17,8 @@ GENERATE_EPILOG = """examples:
   cm3leon generate "red apple" -o apple.png --size 256
   cm3leon generate "thumbs up: dark skin tone" --num-images-per-prompt 4 --seed 3
   cm3leon generate "a cat" --model path/to/cm3leon --guidance-scale 3 --top-p 0.9 --device cuda
+  cm3leon generate --prompt-file prompts.txt --output-dir images/ --batch-size 4
+  accelerate launch --num_processes 2 -m cm3leon_cli generate --prompt-file prompts.txt --output-dir images/
 
 Decoding options left unset keep the model's own defaults (generation_config.image_generation_defaults)."""
 
@@ -33,8 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=GENERATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    generate.add_argument("prompt", help="The text prompt (not empty).")
-    generate.add_argument("-o", "--output", default="cm3leon.png", help="Output PNG path (default: %(default)s).")
+    generate.add_argument("prompt", nargs="?", help="The text prompt (not empty); or use --prompt-file.")
+    generate.add_argument("-o", "--output", default=None, help="Output PNG path (default: cm3leon.png).")
+    generate.add_argument(
+        "--prompt-file",
+        default=None,
+        help="Many prompts: a .txt file (one per line) or a .csv file (--prompt-column). Images go to --output-dir "
+        "as images/000000.png, ... with index.jsonl; an interrupted run resumes. Several processes share the work "
+        "when launched with `accelerate launch -m cm3leon_cli generate ...` (the same images as one process).",
+    )
+    generate.add_argument("--prompt-column", default="Prompt", help="Column of a CSV --prompt-file (default: Prompt).")
+    generate.add_argument("--output-dir", default=None, help="Folder of the images of --prompt-file.")
+    generate.add_argument("--batch-size", type=int, default=1, help="Prompts per call of --prompt-file (default: 1).")
     generate.add_argument("--model", default=None, help="A CM3Leon folder or Hub id (default: the default model).")
     generate.add_argument("--negative-prompt", default=None, help="Text of the unconditional guidance stream.")
     generate.add_argument("--guidance-scale", type=float, default=None, help="Classifier-free guidance scale.")

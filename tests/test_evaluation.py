@@ -261,7 +261,7 @@ def test_resuming_with_other_settings_or_prompts_is_refused(text_to_image, promp
         )
     changed = tmp_path / "changed.csv"
     changed.write_text("Prompt\na red circle\na green square\n")
-    with pytest.raises(ValueError, match=r"row 1 of .* is 'a green square': the prompt file changed"):
+    with pytest.raises(ValueError, match=r"prompt 1 of .* is 'a green square': the prompts changed"):
         run_text_to_image_eval(image_config(tmp_path, str(changed)), pipeline=text_to_image)
     assert calls == []
 

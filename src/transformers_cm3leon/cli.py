@@ -43,10 +43,26 @@ def _check_writable(path: Path) -> None:
 
 
 def _check_generate_arguments(args: argparse.Namespace) -> None:
-    if not args.prompt.strip():
-        raise ValueError('The prompt is empty; write what to draw, e.g. `cm3leon generate "red apple"`.')
+    if (args.prompt is None) == (args.prompt_file is None):
+        raise ValueError('Pass one prompt (`cm3leon generate "red apple"`) or `--prompt-file`, not both or neither.')
+    if args.prompt is not None:
+        if not args.prompt.strip():
+            raise ValueError('The prompt is empty; write what to draw, e.g. `cm3leon generate "red apple"`.')
+        if args.output_dir is not None:
+            raise ValueError(
+                "`--output-dir` holds the images of `--prompt-file`; name the file of one prompt with -o."
+            )
+    else:
+        if args.output_dir is None:
+            raise ValueError("`--prompt-file` writes its images into a folder: pass `--output-dir`.")
+        if args.output is not None:
+            raise ValueError("`--output` names the file of one prompt; with `--prompt-file`, use `--output-dir`.")
     if args.num_images_per_prompt < 1:
         raise ValueError(f"`--num-images-per-prompt` must be at least 1, got {args.num_images_per_prompt}.")
+    if args.prompt_file is not None and args.num_images_per_prompt != 1:
+        raise ValueError("`--prompt-file` draws one image per prompt; repeat a prompt in the file for more.")
+    if args.batch_size < 1:
+        raise ValueError(f"`--batch-size` must be at least 1, got {args.batch_size}.")
     if not 0 <= args.seed <= MAX_SEED:
         raise ValueError(f"`--seed` must be in [0, 2**63 - 1], got {args.seed}.")
     if args.size is not None and not 1 <= args.size <= MAX_SIZE:
@@ -75,30 +91,25 @@ def _device(name: str):
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    """`cm3leon generate`: images for a prompt with `pipeline("text-to-image")`, written as PNG files."""
+    """`cm3leon generate`: images for a prompt (or each prompt of a file) with `pipeline("text-to-image")`, written
+    as PNG files."""
     _check_generate_arguments(args)
-    paths = _output_paths(args.output, args.num_images_per_prompt)
-    for path in paths:
-        _check_writable(path)
+    if args.prompt is not None:
+        paths = _output_paths(args.output or "cm3leon.png", args.num_images_per_prompt)
+        for path in paths:
+            _check_writable(path)
+    else:
+        _check_writable(Path(args.output_dir) / "index.jsonl")
     device = _device(args.device)
 
     import torch
     from PIL import Image
-    from transformers import pipeline
 
-    from .default_model import default_model_path, has_default_model
-    from .testing_utils import get_tiny_cm3leon
+    resample = Image.Resampling.NEAREST if args.resample == "nearest" else Image.Resampling.LANCZOS
 
-    if args.model is None and not has_default_model():
-        logger.warning(TINY_RANDOM_WARNING)
-        model, processor = get_tiny_cm3leon()
-        pipe = pipeline("text-to-image", model=model, processor=processor, device=device)
-    else:
-        try:
-            pipe = pipeline("text-to-image", model=args.model or default_model_path(), device=device)
-        except OSError as error:
-            raise ValueError(f"`--model` {args.model!r} could not be loaded: {error}") from None
-    pipe.set_progress_bar_config(disable=True)
+    def upscale(image):
+        return image if args.size is None else image.resize((args.size, args.size), resample)
+
     options = {
         "negative_prompt": args.negative_prompt,
         "guidance_scale": args.guidance_scale,
@@ -108,21 +119,83 @@ def run_generate(args: argparse.Namespace) -> int:
         "top_k": args.top_k,
         "parallel_decoding": args.parallel_decoding,
     }
+    options = {name: value for name, value in options.items() if value is not None}
+    if args.prompt_file is not None:
+        return _generate_from_file(args, device, options, upscale)
+    pipe = _load_pipeline(args.model, device)
     started = time.perf_counter()
     output = pipe(
         args.prompt,
         num_images_per_prompt=args.num_images_per_prompt,
         generator=torch.Generator(device=device).manual_seed(args.seed),
-        **{name: value for name, value in options.items() if value is not None},
+        **options,
     )
     seconds = (time.perf_counter() - started) / len(output.images)
-    resample = Image.Resampling.NEAREST if args.resample == "nearest" else Image.Resampling.LANCZOS
     for image, path in zip(output.images, paths):
-        if args.size is not None:
-            image = image.resize((args.size, args.size), resample)
+        image = upscale(image)
         image.save(path)
         print(f"wrote {path} ({image.width}x{image.height})")
     print(f"{seconds:.2f} s per image")
+    return 0
+
+
+def _load_pipeline(model: str | None, device):
+    from transformers import pipeline
+
+    from .default_model import default_model_path, has_default_model
+    from .testing_utils import get_tiny_cm3leon
+
+    if model is None and not has_default_model():
+        logger.warning(TINY_RANDOM_WARNING)
+        tiny, processor = get_tiny_cm3leon()
+        pipe = pipeline("text-to-image", model=tiny, processor=processor, device=device)
+    else:
+        try:
+            pipe = pipeline("text-to-image", model=model or default_model_path(), device=device)
+        except OSError as error:
+            raise ValueError(f"`--model` {model!r} could not be loaded: {error}") from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _generate_from_file(args: argparse.Namespace, device, options: dict, upscale) -> int:
+    """`--prompt-file`: one image per prompt into `--output-dir`, resumable, shared among the processes of an
+    `accelerate launch` (the same images as one process)."""
+    from .evaluation.batch_generation import check_stored_prompts, generate_into_store, open_store, process_state
+    from .evaluation.text_to_image import read_prompts
+
+    prompts = read_prompts(args.prompt_file, args.prompt_column, name="--prompt-file")
+    state = process_state(device)
+    if state.num_processes > 1 and device.type != "cpu":
+        device = state.device  # one accelerator per process
+    pipe = _load_pipeline(args.model, device)
+    settings = {
+        "model": os.path.abspath(args.model) if args.model and os.path.isdir(args.model) else args.model,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "size": args.size,
+        "resample": args.resample,
+        **options,
+    }
+    store = open_store(args.output_dir, settings, state)
+    check_stored_prompts(store, prompts, f"--prompt-file {args.prompt_file!r}")
+    started = time.perf_counter()
+    drawn = generate_into_store(
+        pipe,
+        prompts,
+        store,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        pipeline_kwargs=options,
+        progress_bar=state.is_main_process,
+        state=state,
+        transform=upscale,
+    )
+    seconds = time.perf_counter() - started
+    if drawn:
+        print(f"process {state.process_index}: {seconds / drawn:.2f} s per image ({drawn} images)")
+    if state.is_main_process:
+        print(f"wrote {len(prompts)} images to {os.path.join(args.output_dir, 'images')} (index: index.jsonl)")
     return 0
 
 

@@ -28,6 +28,7 @@ Example:
 ```
 """
 
+from .batch_generation import generate_into_store, prompt_seed
 from .captioning import CaptioningEvalConfig, run_captioning_eval
 from .cli import add_eval_parser
 from .config import EvaluationConfig
@@ -37,7 +38,7 @@ from .image_to_text import ImageToTextEvalConfig
 from .record_log import RecordLog, check_run_settings
 from .resize import center_crop_lanczos, resize_protocol
 from .results import build_results, package_versions, write_results
-from .text_to_image import TextToImageEvalConfig, prompt_seed, read_prompts, run_text_to_image_eval
+from .text_to_image import TextToImageEvalConfig, read_prompts, run_text_to_image_eval
 from .vqa import VQAEvalConfig, run_vqa_eval
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "check_run_settings",
     "load_feature_extractor",
     "package_versions",
+    "generate_into_store",
     "prompt_seed",
     "read_prompts",
     "resize_protocol",

@@ -77,8 +77,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     names = {field.name for field in dataclasses.fields(config_class)}
     config = config_class(**{name: value for name, value in vars(args).items() if name in names})
     results = run(config)
-    print(json.dumps(results["metrics"], indent=2))
-    print(f"wrote {config.results_path()}")
+    if results is not None:  # None in the processes other than the main one of a multi-process run
+        print(json.dumps(results["metrics"], indent=2))
+        print(f"wrote {config.results_path()}")
     return 0
 
 

@@ -5,6 +5,7 @@
     output_dir/
       settings.json   the settings that determine the images (a resumed run must have the same)
       index.jsonl     one line per finished image: {"index", "file", "prompt", "seed", "seconds"}
+      index.p1.jsonl  ... the same for process 1 of a multi-process run (each process logs to its own file)
       images/         000000.png, 000001.png, ... (lossless: the metrics see exactly what was generated)
 
 An image is written (through a temporary file and `os.replace`) before its line is logged, and the lines of a batch
@@ -13,6 +14,7 @@ are logged at once, so everything in `index.jsonl` exists in full; an image with
 
 from __future__ import annotations
 
+import glob
 import os
 
 import PIL.Image
@@ -29,14 +31,23 @@ class ImageStore:
     Args:
         directory (`str`): The output directory (created if needed).
         settings (`dict`): The settings the images depend on; see [`check_run_settings`].
+        process_index (`int`, *optional*, defaults to 0): This process's index in a multi-process run: where it logs.
     """
 
-    def __init__(self, directory: str | os.PathLike, settings: dict):
+    def __init__(self, directory: str | os.PathLike, settings: dict, process_index: int = 0):
         self.directory = os.fspath(directory)
         os.makedirs(os.path.join(self.directory, IMAGES_DIR), exist_ok=True)
-        self._log = RecordLog(os.path.join(self.directory, INDEX_FILE))
-        self.records = self._log.read()
+        name = INDEX_FILE if process_index == 0 else INDEX_FILE.replace(".jsonl", f".p{process_index}.jsonl")
+        self._log = RecordLog(os.path.join(self.directory, name))
+        self.reload()
         check_run_settings(self.directory, settings, has_outputs=bool(self.records))
+
+    def reload(self) -> None:
+        """Re-read the records of every process's log."""
+        self.records = {}
+        pattern = os.path.join(glob.escape(self.directory), INDEX_FILE.replace(".jsonl", "*.jsonl"))
+        for path in sorted(glob.glob(pattern)):
+            self.records.update(RecordLog(path).read())
 
     def __contains__(self, index: int) -> bool:
         return index in self.records

@@ -18,13 +18,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import PIL.Image
 import torch
 from tqdm.auto import tqdm
 
 from ..generation.configuration import DECODING_STRATEGIES
 from ..generation.sampling import DEFAULT_GUIDANCE_SCALE
+from .batch_generation import check_stored_prompts, generate_into_store, open_store, process_state
 from .config import (
     EvaluationConfig,
     check_choice,
@@ -38,7 +38,6 @@ from .config import (
     setting,
 )
 from .feature_extractors import INCEPTION, load_feature_extractor
-from .image_store import ImageStore
 from .resize import DEFAULT_EVAL_RESOLUTION, center_crop_lanczos, resize_protocol
 from .results import build_results, write_results
 
@@ -162,30 +161,30 @@ class TextToImageEvalConfig(EvaluationConfig):
             )
 
 
-def prompt_seed(seed: int, index: int) -> int:
-    """The seed of image `index`: a function of the base seed and the index alone (numpy's `SeedSequence`, whose
-    outputs are well mixed for neighbouring inputs), so an image does not depend on the batch it was drawn in."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0])
-
-
-def read_prompts(path: str, column: str = "Prompt", num_prompts: int | None = None) -> list[str]:
-    """The prompts of a CSV file: the first `num_prompts` rows (all by default) of `column`."""
+def read_prompts(
+    path: str, column: str = "Prompt", num_prompts: int | None = None, name: str = "prompts"
+) -> list[str]:
+    """The prompts of a CSV file (its `column`) or a `.txt` file (one per line): the first `num_prompts` (all by
+    default). `name` is the argument that gave `path`, for error messages."""
     if not os.path.isfile(path):
-        raise ValueError(f"`prompts`={path!r} is not a file; pass the CSV file of prompts.")
+        raise ValueError(f"`{name}`={path!r} is not a file; pass the CSV (or .txt) file of prompts.")
     with open(path, newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
-        if reader.fieldnames is None or column not in reader.fieldnames:
-            raise ValueError(
-                f"The prompt file {path!r} has no column {column!r} (`prompt_column`); its columns are "
-                f"{reader.fieldnames or []}."
-            )
+        if path.lower().endswith(".txt"):
+            rows, where = (line.rstrip("\r\n") for line in file), "line"
+        else:
+            reader = csv.DictReader(file)
+            if reader.fieldnames is None or column not in reader.fieldnames:
+                raise ValueError(
+                    f"The prompt file {path!r} has no column {column!r} (`prompt_column`); its columns are "
+                    f"{reader.fieldnames or []}."
+                )
+            rows, where = (row[column] for row in reader), "row"
         prompts = []
-        for row in reader:
+        for prompt in rows:
             if num_prompts is not None and len(prompts) == num_prompts:
                 break
-            prompt = row[column]
             if not prompt or not prompt.strip():
-                raise ValueError(f"Prompt {len(prompts)} of {path!r} (column {column!r}) is empty.")
+                raise ValueError(f"Prompt {len(prompts)} ({where} {len(prompts) + 1}) of {path!r} is empty.")
             prompts.append(prompt)
     if num_prompts is not None and len(prompts) < num_prompts:
         raise ValueError(f"`num_prompts`={num_prompts}, but {path!r} holds only {len(prompts)} prompts.")
@@ -237,6 +236,9 @@ class _TextToImageRun:
     def __init__(self, config, pipeline, retriever, rerank, clip_score, fid_feature_extractor):
         self.config = config
         self.device, self.dtype = device_and_dtype(config, pipeline.model if pipeline is not None else None)
+        self.state = process_state(self.device)
+        if pipeline is None and self.state.num_processes > 1 and torch.device(self.device).type != "cpu":
+            self.device = str(self.state.device)  # one accelerator per process
         self.timings = {}
         started = time.perf_counter()
         self._check_sources(pipeline, retriever, rerank, clip_score, fid_feature_extractor)
@@ -258,8 +260,8 @@ class _TextToImageRun:
             self.retriever = CM3LeonRetriever.from_pretrained(config.retriever).to(self.device).eval()
         self.rerank = rerank
         self.models = self._model_names()
-        self.store = ImageStore(config.output_dir, settings=self._generation_settings())
-        self._check_stored_prompts()
+        self.store = open_store(config.output_dir, self._generation_settings(), self.state)
+        check_stored_prompts(self.store, self.prompts, repr(config.prompts))
         self.timings["setup_s"] = time.perf_counter() - started
 
     # -- checks -------------------------------------------------------------------------------------------------------
@@ -308,15 +310,6 @@ class _TextToImageRun:
             raise ValueError("A rerank CLIP model was given but `num_samples` is 1: set `num_samples` > 1 or drop it.")
         if config.clip_score_prefix and config.clip_score_model is None and clip_score is None:
             raise ValueError("`clip_score_prefix` applies to CLIPScore: set `clip_score_model` too.")
-
-    def _check_stored_prompts(self) -> None:
-        for index, prompt in enumerate(self.prompts):
-            if index in self.store and self.store.records[index]["prompt"] != prompt:
-                raise ValueError(
-                    f"Image {index} in {self.config.output_dir!r} was drawn for the prompt "
-                    f"{self.store.records[index]['prompt']!r}, but row {index} of {self.config.prompts!r} is "
-                    f"{prompt!r}: the prompt file changed. Use another output directory."
-                )
 
     # -- models -------------------------------------------------------------------------------------------------------
     def _load_pipeline(self):
@@ -421,34 +414,21 @@ class _TextToImageRun:
         return kwargs
 
     def generate(self) -> int:
-        """Draw every image the store does not hold yet; returns how many were drawn."""
-        config = self.config
-        pending = [index for index in range(len(self.prompts)) if index not in self.store]
-        kwargs = self._pipeline_kwargs()
+        """Draw every image the store does not hold yet (over all processes); returns how many were drawn."""
         started = time.perf_counter()
-        with tqdm(
-            total=len(self.prompts),
-            initial=len(self.prompts) - len(pending),
-            desc="text-to-image",
-            unit="image",
-            disable=not config.progress_bar,
-        ) as progress:
-            for indices in _batches(pending, config.batch_size):
-                batch_started = time.perf_counter()
-                seeds = [prompt_seed(config.seed, index) for index in indices]
-                # CPU generators: the random numbers are the same on every device.
-                generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-                prompts = [self.prompts[index] for index in indices]
-                images = self.pipeline(prompts, generator=generators, **kwargs).images
-                seconds = (time.perf_counter() - batch_started) / len(indices)
-                records = [
-                    {"index": index, "prompt": prompt, "seed": seed, "seconds": round(seconds, 6)}
-                    for index, prompt, seed in zip(indices, prompts, seeds)
-                ]
-                self.store.add_batch(images, records)
-                progress.update(len(indices))
+        missing = sum(index not in self.store for index in range(len(self.prompts)))
+        generate_into_store(
+            self.pipeline,
+            self.prompts,
+            self.store,
+            seed=self.config.seed,
+            batch_size=self.config.batch_size,
+            pipeline_kwargs=self._pipeline_kwargs(),
+            progress_bar=self.config.progress_bar,
+            state=self.state,
+        )
         self.timings["generation_s"] = time.perf_counter() - started
-        return len(pending)
+        return missing
 
     # -- metrics ------------------------------------------------------------------------------------------------------
     def _generated_images(self, indices: list[int]) -> list[PIL.Image.Image]:
@@ -574,15 +554,21 @@ def run_text_to_image_eval(
         fid_feature_extractor (`torch.nn.Module`, *optional*): FID features (uint8 `(N, 3, H, W)` -> `(N, D)`),
             instead of `config.fid_feature_extractor`.
 
+    Run over several processes (`accelerate launch -m cm3leon_cli eval text-to-image ...`), each draws its share of
+    the images (the same images as one process would, byte for byte); the main process computes the metrics.
+
     Returns:
         `dict`: the results (also written to `config.results_file`, by default `output_dir/results.json`): `metrics`
         (`fid`, `clip_score`, ... as computed), `protocol`, `settings`, `models`, `counts`, `timings`, `versions`.
+        `None` in the processes other than the main one.
     """
     if not isinstance(config, TextToImageEvalConfig):
         raise TypeError(f"`config` must be a TextToImageEvalConfig, got {type(config).__name__}.")
     started = time.perf_counter()
     run = _TextToImageRun(config, pipeline, retriever, rerank, clip_score, fid_feature_extractor)
     num_generated = run.generate()
+    if not run.state.is_main_process:  # the images are shared; the metrics are computed once
+        return None
     metrics = {}
     if run.fid is not None:
         metrics.update(run.compute_fid())
@@ -597,7 +583,6 @@ def run_text_to_image_eval(
 __all__ = [
     "TextToImageEvalConfig",
     "list_reference_images",
-    "prompt_seed",
     "read_prompts",
     "run_text_to_image_eval",
 ]
