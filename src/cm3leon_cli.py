@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Upscaling filter: nearest keeps the pixels sharp, lanczos smooths (default: %(default)s).",
     )
     generate.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default: cpu).")
+    generate.add_argument(
+        "--quantization",
+        choices=("int8",),
+        default=None,
+        help="Weight-only int8 (torchao, through transformers' TorchAoConfig): a quarter of the linear weights' memory.",
+    )
     for name, help_text in (
         ("train", "Train CM3Leon: pretraining, SFT, or the image tokenizer (`cm3leon train <recipe> --help`)."),
         ("eval", "Evaluate CM3Leon: FID / CLIPScore, captioning CIDEr, VQA (`cm3leon eval <recipe> --help`)."),
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return run_generate(args)
-        except (ValueError, TypeError, OSError) as error:
+        except (ValueError, TypeError, OSError, ImportError) as error:
             print(f"cm3leon generate: error: {error}", file=sys.stderr)
             return 2
     from transformers_cm3leon.cli import main as package_main

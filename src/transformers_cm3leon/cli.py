@@ -122,7 +122,7 @@ def run_generate(args: argparse.Namespace) -> int:
     options = {name: value for name, value in options.items() if value is not None}
     if args.prompt_file is not None:
         return _generate_from_file(args, device, options, upscale)
-    pipe = _load_pipeline(args.model, device)
+    pipe = _load_pipeline(args.model, device, args.quantization)
     started = time.perf_counter()
     output = pipe(
         args.prompt,
@@ -139,19 +139,27 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_pipeline(model: str | None, device):
+def _load_pipeline(model: str | None, device, quantization: str | None = None):
     from transformers import pipeline
 
     from .default_model import default_model_path, has_default_model
+    from .quantization import weight_only_quantization_config
     from .testing_utils import get_tiny_cm3leon
 
+    model_kwargs = {}
+    if quantization is not None:
+        model_kwargs["quantization_config"] = weight_only_quantization_config(quantization, "--quantization")
     if model is None and not has_default_model():
+        if quantization is not None:
+            raise ValueError("`--quantization` applies to a model loaded from a folder; pass `--model`.")
         logger.warning(TINY_RANDOM_WARNING)
         tiny, processor = get_tiny_cm3leon()
         pipe = pipeline("text-to-image", model=tiny, processor=processor, device=device)
     else:
         try:
-            pipe = pipeline("text-to-image", model=model or default_model_path(), device=device)
+            pipe = pipeline(
+                "text-to-image", model=model or default_model_path(), device=device, model_kwargs=model_kwargs
+            )
         except OSError as error:
             raise ValueError(f"`--model` {model!r} could not be loaded: {error}") from None
     pipe.set_progress_bar_config(disable=True)
@@ -168,13 +176,14 @@ def _generate_from_file(args: argparse.Namespace, device, options: dict, upscale
     state = process_state(device)
     if state.num_processes > 1 and device.type != "cpu":
         device = state.device  # one accelerator per process
-    pipe = _load_pipeline(args.model, device)
+    pipe = _load_pipeline(args.model, device, args.quantization)
     settings = {
         "model": os.path.abspath(args.model) if args.model and os.path.isdir(args.model) else args.model,
         "seed": args.seed,
         "batch_size": args.batch_size,
         "size": args.size,
         "resample": args.resample,
+        "quantization": args.quantization,
         **options,
     }
     store = open_store(args.output_dir, settings, state)
