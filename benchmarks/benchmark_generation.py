@@ -27,7 +27,9 @@ from contextlib import contextmanager
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM, generation_cm3leon
+from transformers_cm3leon import CM3LeonConfig, CM3LeonForCausalLM
+from transformers_cm3leon.generation import decoding
+from transformers_cm3leon.sequence_format import unconditional_input_ids
 
 # The CPU config: 16384 tokens of which 8192 image tokens, width 512, 6 layers, 8 heads, MLP 4x, tied head.
 SMALL_CONFIG = dict(
@@ -68,6 +70,17 @@ def parse_args():
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--ablations", action="store_true", help="Also time a dynamic cache and the full-vocab head.")
     parser.add_argument("--json", default=None, help="Write the figures to this file.")
+    parser.add_argument(
+        "--speculative",
+        action="store_true",
+        help="Also time parallel_decoding='jacobi' at every batch size (on random weights acceptance is near zero: "
+        "this measures the cost of a verification forward, not the speed-up of a trained model).",
+    )
+    parser.add_argument(
+        "--profile-steps",
+        action="store_true",
+        help="Also profile one call of ours (eager): aten ops and milliseconds per decoding step.",
+    )
     return parser.parse_args()
 
 
@@ -163,7 +176,7 @@ def step_weight_bytes(model, full_head: bool) -> int:
 @contextmanager
 def full_vocabulary_head():
     """Ablation: compute the logits of the whole vocabulary, then keep the image tokens."""
-    restricted = generation_cm3leon.image_logits
+    restricted = decoding.image_logits
 
     def full_then_slice(model, hidden_states):
         config = model.config
@@ -171,11 +184,32 @@ def full_vocabulary_head():
             ..., config.image_token_offset : config.image_token_offset + config.image_vocab_size
         ]
 
-    generation_cm3leon.image_logits = full_then_slice
+    decoding.image_logits = full_then_slice
     try:
         yield
     finally:
-        generation_cm3leon.image_logits = restricted
+        decoding.image_logits = restricted
+
+
+def profile_steps(run, num_tokens: int, bound_s_per_image: float) -> dict:
+    """One call under torch.profiler: aten ops per decoding step (every aten event, nested ones included, as the
+    count in PERF_NOTES) and the eager step time, from an unprofiled call timed the same way."""
+    from torch.profiler import ProfilerActivity, profile
+
+    run()  # warm-up
+    started = time.perf_counter()
+    run()
+    step_s = (time.perf_counter() - started) / num_tokens
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        run()
+    events = profiler.events()
+    aten = sum(1 for event in events if event.name.startswith("aten::"))
+    return {
+        "aten_ops_per_step": round(aten / num_tokens),
+        "step_ms": round(1000 * step_s, 2),
+        "bound_step_ms": round(1000 * bound_s_per_image / num_tokens, 2),
+        "x_bandwidth_bound": round(step_s * num_tokens / bound_s_per_image, 2),
+    }
 
 
 def main():
@@ -196,7 +230,7 @@ def main():
     prompt = torch.cat(
         [torch.tensor([[config.eos_token_id]]), text, torch.tensor([[config.break_token_id]])], dim=1
     ).to(args.device)
-    negative = torch.tensor([generation_cm3leon.unconditional_input_ids(config)], device=args.device)
+    negative = torch.tensor([unconditional_input_ids(config)], device=args.device)
 
     results = {
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
@@ -297,6 +331,15 @@ def main():
                 compile = args.compile == "yes"
                 name = f"ours{'+compile' if compile else ''} batch {batch_size}"
                 report(name, *timed(ours(batch_size, compile=compile), args.device, args.repeats), images=batch_size)
+            if args.speculative:
+                for compile in (False, True) if args.compile in ("yes", "both") else (False,):
+                    name = f"ours+jacobi{'+compile' if compile else ''} batch {batch_size}"
+                    run = ours(batch_size, parallel_decoding="jacobi", compile=compile)
+                    report(name, *timed(run, args.device, args.repeats), images=batch_size)
+
+        if args.profile_steps:
+            results["eager_step"] = profile_steps(ours(), num_tokens, bound)
+            print(json.dumps(results["eager_step"], indent=1))
 
     if args.json:
         with open(args.json, "w") as file:
