@@ -295,7 +295,7 @@ def test_text_to_image_pipeline_loads_the_shipped_folder():
 
 
 def test_half_precision_storage_halves_the_files_and_loads_in_float32(tmp_path):
-    from cm3leon_mini.train import store_weights_in_half_precision
+    from transformers_cm3leon.hub import store_weights_in_half_precision
     from safetensors import safe_open
 
     from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM

@@ -334,6 +334,20 @@ def weights_digest(folder: str) -> str:
     return digest.hexdigest()
 
 
+def ship(model_dir: str) -> str:
+    """Copy the trained model folder into the package as its default model, the weights stored in float16."""
+    from transformers_cm3leon.default_model import WEIGHTS_DIR
+    from transformers_cm3leon.hub import store_weights_in_half_precision
+
+    staging = f"{WEIGHTS_DIR}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(model_dir, staging)
+    store_weights_in_half_precision(staging)
+    shutil.rmtree(WEIGHTS_DIR, ignore_errors=True)
+    os.replace(staging, WEIGHTS_DIR)
+    return WEIGHTS_DIR
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", default="outputs/cm3leon-emoji", help="Where the stages are written.")
@@ -350,8 +364,6 @@ def main(argv: list[str] | None = None) -> int:
     final = train(recipe, args.output_dir)
     print(f"trained model: {final}\nweights sha256: {weights_digest(final)}")
     if args.ship:
-        from transformers_cm3leon.default_model import ship
-
         print(f"shipped to {ship(final)}")
     return 0
 

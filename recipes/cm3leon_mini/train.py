@@ -542,38 +542,10 @@ def train(recipe: MiniRecipe, output_dir: str) -> str:
     return final
 
 
-def store_weights_in_half_precision(folder: str) -> list[str]:
-    """Rewrite every `*.safetensors` under `folder` with its float32 tensors stored as float16, halving the package.
-
-    The configs keep `dtype: float32`, so `from_pretrained` loads (and computes) in float32 as before; only the
-    stored values are rounded (on the shipped model: logits within 1e-2, 99.9% of image codes unchanged).
-    Returns the rewritten files.
-    """
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    if not os.path.isdir(folder):
-        raise ValueError(f"`folder` must be an existing model folder, got {folder!r}.")
-    rewritten = []
-    for directory, _, files in os.walk(folder):
-        for name in sorted(files):
-            if not name.endswith(".safetensors"):
-                continue
-            path = os.path.join(directory, name)
-            with safe_open(path, framework="pt") as handle:
-                metadata = handle.metadata()
-            tensors = load_file(path)
-            tensors = {key: t.half() if t.dtype == torch.float32 else t for key, t in tensors.items()}
-            save_file(tensors, path, metadata=metadata)
-            rewritten.append(path)
-    if not rewritten:
-        raise ValueError(f"`folder` {folder!r} holds no `.safetensors` file to store in half precision.")
-    return rewritten
-
-
 def ship(model_dir: str) -> str:
     """Copy a trained model folder into the package as the default model, its weights stored in float16."""
     from cm3leon_mini.mini_model import WEIGHTS_DIR
+    from transformers_cm3leon.hub import store_weights_in_half_precision
 
     if os.path.isdir(WEIGHTS_DIR):
         shutil.rmtree(WEIGHTS_DIR)

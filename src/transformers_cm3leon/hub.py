@@ -311,4 +311,34 @@ def _upload_in_one_commit(
         )
 
 
-__all__ = ["push_retriever_to_hub", "push_to_hub", "save_for_hub"]
+def store_weights_in_half_precision(folder: str | os.PathLike) -> list[str]:
+    """Rewrite every `*.safetensors` under `folder` with its float32 tensors stored as float16: half the download.
+
+    The configs keep `dtype: float32`, so `from_pretrained` loads (and computes) in float32 as before; only the stored
+    values are rounded. The shipped models are stored this way. Returns the rewritten files.
+    """
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"`folder` must be an existing model folder, got {folder!r}.")
+    rewritten = []
+    for directory, _, files in os.walk(folder):
+        for name in sorted(files):
+            if not name.endswith(".safetensors"):
+                continue
+            path = os.path.join(directory, name)
+            with safe_open(path, framework="pt") as handle:
+                metadata = handle.metadata()
+            tensors = load_file(path)
+            tensors = {key: t.half() if t.dtype == torch.float32 else t for key, t in tensors.items()}
+            save_file(tensors, path, metadata=metadata)
+            rewritten.append(path)
+    if not rewritten:
+        raise ValueError(f"`folder` {folder!r} holds no `.safetensors` file to store in half precision.")
+    return rewritten
+
+
+__all__ = ["push_retriever_to_hub", "push_to_hub", "save_for_hub", "store_weights_in_half_precision"]
