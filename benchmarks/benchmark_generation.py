@@ -193,7 +193,7 @@ def full_vocabulary_head():
 
 def profile_steps(run, num_tokens: int, bound_s_per_image: float) -> dict:
     """One call under torch.profiler: aten ops per decoding step (every aten event, nested ones included, as the
-    count in PERF_NOTES) and the eager step time, from an unprofiled call timed the same way."""
+    count the generation issue quotes) and the eager step time, from an unprofiled call timed the same way."""
     from torch.profiler import ProfilerActivity, profile
 
     run()  # warm-up

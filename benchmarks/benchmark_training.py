@@ -119,7 +119,7 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # both sides alike: denormals distort CPU timings (PERF_NOTES)
+    torch.set_flush_denormal(True)  # both sides alike: denormals distort CPU timings
     dtype = getattr(torch, args.dtype)
     tokens_per_step = args.batch_size * args.seq_len
     print(

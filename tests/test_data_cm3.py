@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The CM3 causal-masking transform and its data collator (PAPER_NOTES §5.2)."""
+"""The CM3 causal-masking transform and its data collator (the paper's §2.3)."""
 
 from __future__ import annotations
 

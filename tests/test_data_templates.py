@@ -38,7 +38,7 @@ ROW = {
     "explanation": "The bus is painted red.",
 }
 
-# The paper's Table 5 (PAPER_NOTES §8.2), as each template's `pattern`.
+# The paper's Table 5 , as each template's `pattern`.
 PAPER_PATTERNS = {
     "text_guided_editing": "Edit first image following the instruction <break> {image1} <break> {edit_instruction} <break> {image2}",
     "ocr_draw": 'draw "{ocr_content}" <break> {image}',

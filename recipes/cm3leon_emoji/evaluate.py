@@ -54,6 +54,7 @@ class EmojiEvaluator:
         self.by_name = {e.name: e for e in everything}
         self.judge = ImageJudge([e.name for e in everything], [emoji_data.render(e.char) for e in everything])
         self._bank = None
+        self.cost = {"seconds": 0.0, "forwards": 0, "calls": 0, "images": 0}
         defaults = getattr(model.generation_config, "image_generation_defaults", None) or {}
         self.t2i_defaults = dict(defaults.get("text-to-image", {}))
         self.edit_defaults = dict(defaults.get("image-editing", {}))
@@ -75,6 +76,7 @@ class EmojiEvaluator:
 
     @torch.no_grad()
     def generate_images(self, prompt_ids, num_images_per_prompt=1, image_prompt_ids=None, seed_offset=0, **kwargs):
+        """Images for the prompts, in batches; `self.cost` adds up the calls' forwards, images and seconds."""
         images = []
         step = max(1, self.batch_size // num_images_per_prompt)
         for start in range(0, len(prompt_ids), step):
@@ -89,6 +91,7 @@ class EmojiEvaluator:
                     "image_attention_mask": image_batch["attention_mask"],
                 }
             generator = torch.Generator().manual_seed(self.seed * 100_003 + seed_offset + start)
+            started = time.perf_counter()
             output = self.model.generate_images(
                 batch["input_ids"],
                 batch["attention_mask"],
@@ -98,6 +101,10 @@ class EmojiEvaluator:
                 **extra,
                 **kwargs,
             )
+            self.cost["seconds"] += time.perf_counter() - started
+            self.cost["forwards"] += output.num_forward_passes
+            self.cost["calls"] += 1
+            self.cost["images"] += len(output.image_token_ids)
             images += self.processor.token_ids_to_images(output.image_token_ids)
         return images
 
@@ -143,6 +150,7 @@ class EmojiEvaluator:
         return [self.seen[i] for i in sorted(rng.choice(len(self.seen), min(count, len(self.seen)), replace=False))]
 
     def text_to_image(self, emoji, template=0, samples=1, best_of=1, retrieval=False, **kwargs) -> dict:
+        self.cost = {"seconds": 0.0, "forwards": 0, "calls": 0, "images": 0}
         names = [e.name for e in emoji]
         texts = [emoji_data.text_to_image_prompt(n, template) for n in names]
         ids = [p for p in self.prompts(texts, retrieval) for _ in range(samples)]
@@ -151,7 +159,11 @@ class EmojiEvaluator:
         if best_of > 1:
             scores = self.caption_scores(images, [n for n in expected for _ in range(best_of)]).reshape(-1, best_of)
             images = [images[i * best_of + int(np.argmax(row))] for i, row in enumerate(scores)]
-        return {"accuracy": self.judge.accuracy(images, expected), "count": len(images)}, images
+        cost = {
+            "seconds_per_image": self.cost["seconds"] / max(1, self.cost["images"]),
+            "forwards_per_call": self.cost["forwards"] / max(1, self.cost["calls"]),
+        }
+        return {"accuracy": self.judge.accuracy(images, expected), "count": len(images), **cost}, images
 
     def captioning(self, emoji, views: int = 1) -> dict:
         rng = np.random.default_rng(self.seed + 11)
@@ -332,6 +344,7 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
             "CD-K": {"decoding_strategy": "cd-k"},
             "best-of-4": {"best_of": 4},
             "retrieval": {"retrieval": True},
+            "speculative (jacobi)": {"parallel_decoding": "jacobi"},
         }.items():
             ablation[name] = timed(f"ablation {name}", evaluator.text_to_image, small, **kwargs)
         results["ablation_seen_200"] = ablation

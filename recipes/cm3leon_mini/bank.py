@@ -1,147 +1,28 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The retrieval bank of CM3Leon-Mini: its training documents, searched with a small multimodal bi-encoder.
+"""The retrieval bank of CM3Leon-Mini: its training documents, searched with the recipes' TF-IDF + pixel
+bi-encoder ([`TfidfPixelBank`]; no CLIP weights can be downloaded where CM3Leon-Mini is trained).
 
-The paper retrieves with a frozen CLIP bi-encoder ([`CM3LeonRetriever`]): a document's vector is the mean of its text
-and image embeddings, and candidates scoring above 0.9 (near-copies of the query) are dropped. No CLIP weights can be
-downloaded where CM3Leon-Mini is trained, so this bank uses the simplest encoders that keep those rules meaningful:
-
-- text: TF-IDF over caption words (numerals read as words, `max_document_frequency` filters template words such as
-  "a", "handwritten" or "number" that say nothing about the content);
-- image: the image's pixels minus their own mean (so that brightness and background do not dominate);
-- document: `[text / sqrt(2), image / sqrt(2)]`, so `query . document` is the mean of the two cosine similarities. A
-  training query (text + image) scores 1.0 against itself and about 0.5-0.9 against documents with the same content;
-  a text-only query (inference) scores at most 0.71.
-
-It has the interface the package's [`RetrievalAugmentedExampleBuilder`] expects: `retrieve(texts=..., images=...,
-k=...)` returning documents with `text`, `image`, `image_token_ids` and `score`.
+Numerals are read as words ("7" -> "seven"), so "the number 7" and "a handwritten digit seven" share their content
+word; `max_document_frequency` filters template words such as "a", "handwritten" or "number".
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from collections.abc import Sequence
-
-import numpy as np
+from tfidf_pixel_bank import TfidfPixelBank, words
 
 from cm3leon_mini.digits import DIGIT_WORDS
 
-_WORD = re.compile(r"[a-z0-9]+")
+
+def caption_words(text: str) -> list[str]:
+    return [DIGIT_WORDS[int(word)] if word.isdigit() and len(word) == 1 else word for word in words(text)]
 
 
-def _words(text: str) -> list[str]:
-    return [
-        DIGIT_WORDS[int(word)] if word.isdigit() and len(word) == 1 else word for word in _WORD.findall(text.lower())
-    ]
+class CaptionBankRetriever(TfidfPixelBank):
+    """Documents (caption, image, image token ids); see [`TfidfPixelBank`]."""
 
-
-def _pixels(images) -> np.ndarray:
-    return (
-        np.stack(
-            [
-                np.asarray(image.convert("RGB") if hasattr(image, "convert") else image, dtype=np.float32).ravel()
-                for image in images
-            ]
-        )
-        / 255.0
-    )
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
-def _embed_images(images) -> np.ndarray:
-    pixels = _pixels(images)
-    return _unit(pixels - pixels.mean(axis=1, keepdims=True))
-
-
-class CaptionBankRetriever:
-    """Documents (caption, image, image token ids) searched by text, or by text and image.
-
-    Args:
-        texts (`Sequence[str]`): The documents' captions.
-        images (`Sequence`): The documents' images (RGB arrays or PIL images, all of one size).
-        image_token_ids (`Sequence[Sequence[int]]`): The images' token ids (prepended to training examples).
-        max_document_frequency (`float`): Words found in more than this fraction of the documents are ignored.
-    """
-
-    def __init__(
-        self,
-        texts: Sequence[str],
-        images: Sequence,
-        image_token_ids: Sequence[Sequence[int]],
-        max_document_frequency: float = 0.12,
-    ):
-        if not (len(texts) == len(images) == len(image_token_ids)) or not texts:
-            raise ValueError(
-                f"`texts`, `images` and `image_token_ids` must be non-empty and of one length, got {len(texts)}, "
-                f"{len(images)} and {len(image_token_ids)}."
-            )
-        if not 0 < max_document_frequency <= 1:
-            raise ValueError(f"`max_document_frequency` must be in (0, 1], got {max_document_frequency!r}.")
-        self.texts = list(texts)
-        self.images = list(images)
-        self.image_token_ids = [list(map(int, ids)) for ids in image_token_ids]
-        frequency = Counter(word for text in self.texts for word in set(_words(text)))
-        kept = sorted(word for word, count in frequency.items() if count <= max_document_frequency * len(self.texts))
-        self.vocabulary = {word: index for index, word in enumerate(kept)}
-        self.idf = np.array([math.log((1 + len(self.texts)) / (1 + frequency[word])) + 1.0 for word in kept])
-        image_vectors = _embed_images(self.images)
-        self.image_dim = image_vectors.shape[1]
-        self.vectors = np.concatenate([self._embed_texts(self.texts), image_vectors], axis=1)
-        self.vectors /= math.sqrt(2.0)
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def _embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word, count in Counter(_words(text)).items():
-                if word in self.vocabulary:
-                    vectors[row, self.vocabulary[word]] = count * self.idf[self.vocabulary[word]]
-        return _unit(vectors)
-
-    def embed_queries(self, texts: Sequence[str], images=None) -> np.ndarray:
-        """Query vectors: `[text, 0]` for text-only queries, `[text, image] / sqrt(2)` with images."""
-        text_vectors = self._embed_texts(texts)
-        if images is None:
-            return np.concatenate([text_vectors, np.zeros((len(texts), self.image_dim), np.float32)], axis=1)
-        if len(images) != len(texts):
-            raise ValueError(f"`images` must hold one image per text, got {len(images)} for {len(texts)} texts.")
-        image_vectors = _embed_images(images)
-        return np.concatenate([text_vectors, image_vectors], axis=1) / math.sqrt(2.0)
-
-    def retrieve(self, texts: Sequence[str], images=None, k: int = 4, seed: int = 0) -> list[list[dict]]:
-        """The `k` best documents per query, as dicts with `text`, `image`, `image_token_ids` and `score`.
-
-        Equal scores (identical captions) are ordered at random (from `seed`), so equally relevant documents all get
-        drawn over a training run.
-        """
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise TypeError(f"`texts` must be a list of query strings, got {type(texts).__name__}.")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"`k` must be a non-negative integer, got {k!r}.")
-        rng = np.random.default_rng(seed)
-        scores = self.embed_queries(texts, images) @ self.vectors.T
-        results = []
-        for row in scores:
-            order = np.lexsort((rng.random(len(row)), -np.round(row, 6)))[:k]
-            results.append(
-                [
-                    {
-                        "text": self.texts[i],
-                        "image": self.images[i],
-                        "image_token_ids": self.image_token_ids[i],
-                        "score": float(row[i]),
-                    }
-                    for i in order
-                ]
-            )
-        return results
+    def __init__(self, texts, images, image_token_ids, max_document_frequency: float = 0.12):
+        super().__init__(texts, images, image_token_ids, max_document_frequency, words=caption_words)
 
 
 __all__ = ["CaptionBankRetriever"]

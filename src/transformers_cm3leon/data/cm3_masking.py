@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """The CM3 causal-masking objective and the data collator that applies it to each training block.
 
-CM3 (Aghajanyan et al., 2022) as CM3Leon trained it (PAPER_NOTES §5.2, metaseq `CausalMaskedDocumentToSequenceDataset`
+CM3 (Aghajanyan et al., 2022) as CM3Leon trained it (the paper's §2.3; metaseq `CausalMaskedDocumentToSequenceDataset`
 on the `scaling_racm3` branch), per block of length L:
 
 1. n ~ Poisson(lambda), clamped to [0, max_spans]. n = 0 leaves the block a plain causal-LM block.

@@ -3,7 +3,7 @@
 """Image pre-tokenisation: a batched `datasets.map` step that turns image columns into image token ids once.
 
 Running the VQ encoder inside the training loop would re-encode every image every epoch; CM3Leon trains on token
-streams, so images are tokenized once and the training set holds token ids only (DESIGN.md §2).
+streams, so images are tokenized once and the training set holds token ids only.
 """
 
 from __future__ import annotations

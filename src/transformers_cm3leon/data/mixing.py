@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""Multi-task mixing with per-task up/down-sampling caps: the paper's "3 / 0.3" (PAPER_NOTES §8.1).
+"""Multi-task mixing with per-task up/down-sampling caps: the paper's "3 / 0.3" (the paper's §4).
 
 The paper balances its SFT datasets (6k to 3M examples) with "an up/down sampling strategy with a threshold of
 3/0.3" and says no more. The reading implemented here:

@@ -3,7 +3,7 @@
 """Packing documents into fixed-length training blocks, a batched `datasets.map` step.
 
 The paper packs pretraining documents into blocks of 4,096 tokens and applies CM3 masking per block
-(PAPER_NOTES §2.4, §5.2; metaseq `--sample-break-mode none`): documents are concatenated and cut, a document may
+(the paper's §2.3; metaseq `--sample-break-mode none`): documents are concatenated and cut, a document may
 continue in the next block. SFT examples are also "packed into sequences of 4,096" (§8.1); for them the
 `"whole_documents"` mode keeps every document in one block.
 

@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""Retrieval-augmented training examples (PAPER_NOTES §2.4, §5.3, §6).
+"""Retrieval-augmented training examples (the paper's §2.2-2.3).
 
 Layout (the paper's Fig. 9, metaseq `_tokenize_ra_json`):
 

@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The SFT task templates of the CM3Leon paper (Table 5, PAPER_NOTES §8.2) and the `datasets.map` step using them.
+"""The SFT task templates of the CM3Leon paper (Table 5) and the `datasets.map` step using them.
 
 A template turns a dataset row (a dict) into a [`Document`]: text segments are `str.format` strings over the row's
 fields, image slots take the row's image (token ids or an image). Segments are joined by `<racm3:break>`, so the
@@ -8,7 +8,7 @@ paper's `A <break> {image}` is the template `("A", ImageSlot("image"))`. Each te
 output starts (the generated image, the caption, the answer) for `loss_on="output"`; the paper trains on the whole
 sequence (`loss_on="all"`, the default).
 
-The wording is the paper's Table 5, reconstructed from a garbled PDF table (PAPER_NOTES §8.2); `[newline]` is "\\n".
+The wording is the paper's Table 5, reconstructed from the PDF's table; `[newline]` is "\\n".
 Choices the paper leaves open, made here: object boxes are written `label at location (x0, y0) -> (x1, y1)` joined
 by ", " (Fig. 15), in pixel coordinates of the model's image (0-255 at 256 px); ScienceQA options are written
 `(A) first (B) second ...`, and an integer answer is replaced by the text of that option.

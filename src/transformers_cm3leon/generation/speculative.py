@@ -13,9 +13,11 @@ first rejection the token is drawn from `norm(max(0, P_{j-1} - q_j))`, and after
 on the argmax) accepts exactly the sequential argmax tokens.
 
 The Jacobi part: the drafts after a rejection are not thrown away but redrawn from the distributions this forward
-gave them (conditioned on drafts that turned out wrong, but a known `q` all the same), and the window is refilled at
-its end with uniform drafts. A good model's stale distributions are usually right, so most drafts are accepted at
-the next forward.
+gave them (conditioned on drafts that turned out wrong, but a known `q` all the same). The window is refilled at its
+end with the token one image row above each new position when that token is already accepted (a deterministic
+draft: `q` is one-hot, so it is accepted with probability `P(d)`), else with a uniform draft. A good model's stale
+distributions are usually right, and images repeat along their columns (backgrounds, outlines), so most drafts are
+accepted at the next forward.
 
 Every image advances by its own number of tokens, so the KV cache is written per row (`RowwiseStaticCache`): each
 forward writes the window's keys and values at each row's own slots, overwriting the rejected drafts of the
@@ -24,6 +26,8 @@ shapes are fixed, so the step compiles.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from transformers.cache_utils import Cache, StaticLayer
@@ -93,6 +97,18 @@ def _uniforms(generator, num_images: int, count: int, device) -> torch.Tensor:
     return torch.cat([torch.rand((per_generator, count), generator=g, device=g.device).to(device) for g in generator])
 
 
+def _fresh_drafts(token_ids, num_accepted, offsets, grid: int, uniforms, vocab: int):
+    """Drafts for the window positions no forward has seen: the accepted token one image row above (`grid` tokens
+    back) where there is one, else uniform draws; and their `q` (one-hot, or uniform)."""
+    above_index = num_accepted[:, None] + offsets - grid
+    known = (above_index >= 0) & (offsets < grid)[None, :]
+    above = token_ids.gather(1, above_index.clamp(min=0))
+    uniform = (uniforms * vocab).long().clamp_(max=vocab - 1)
+    drafts = torch.where(known, above, uniform)
+    probs = torch.where(known[..., None], torch.nn.functional.one_hot(above, vocab).float(), 1.0 / vocab)
+    return drafts, probs
+
+
 def decode_speculative(
     model,
     streams: GuidanceStreams,
@@ -143,10 +159,15 @@ def decode_speculative(
     token_ids = torch.zeros((num_images, num_tokens + width), dtype=torch.long, device=device)  # codes, then ids
     token_ids[:, 0] = first
     num_accepted = torch.ones(num_images, dtype=torch.long, device=device)  # tokens accepted per image
-    drafts = torch.zeros((num_images, draft_length), dtype=torch.long, device=device)
-    draft_probs = torch.full((num_images, draft_length, vocab), 1.0 / vocab, device=device)  # q of each draft
-    if not greedy:
-        drafts = (_uniforms(generator, num_images, draft_length, device) * vocab).long().clamp_(max=vocab - 1)
+    offsets = torch.arange(width, device=device)
+    # Images are square grids of codes: the token one row above a position is `grid` tokens back.
+    grid = math.isqrt(num_tokens) if math.isqrt(num_tokens) ** 2 == num_tokens else 0
+    initial_uniforms = (
+        torch.zeros((num_images, draft_length), device=device)
+        if greedy
+        else _uniforms(generator, num_images, draft_length, device)
+    )
+    drafts, draft_probs = _fresh_drafts(token_ids, num_accepted, offsets[:draft_length], grid, initial_uniforms, vocab)
 
     # Fixed buffers of the window step (same shapes and addresses every forward, so the step compiles).
     window_ids = torch.empty((rows, width), dtype=torch.long, device=device)
@@ -154,7 +175,6 @@ def decode_speculative(
     write_slots = torch.empty((rows, width), dtype=torch.long, device=device)
     window_mask = torch.empty((rows, 1, width, max_cache_len), dtype=torch.bool, device=device)
     cache.write_slots = write_slots
-    offsets = torch.arange(width, device=device)
     key_slots = torch.arange(max_cache_len, device=device)
     prompt_visible = torch.zeros((rows, max_cache_len), dtype=torch.bool, device=device)
     prompt_visible[:, :prompt_length] = prompt_mask.bool()
@@ -217,19 +237,20 @@ def decode_speculative(
         token_ids.scatter_(1, columns, torch.where(keep, written, token_ids.gather(1, columns)))
         num_accepted = torch.where(active, num_accepted + num_kept + 1, num_accepted)
 
-        # Next drafts: redrawn from this forward's distributions of the positions after the new token, then uniform.
+        # Next drafts: redrawn from this forward's distributions of the positions after the new token, then fresh.
         source = (num_kept[:, None] + 1 + offsets[:draft_length]).clamp(max=draft_length)
         valid = (num_kept[:, None] + 1 + offsets[:draft_length]) <= draft_length
         gathered = source[..., None].expand(-1, -1, vocab)
         stale_scores = scores.gather(1, gathered)
         stale_probs = probs.gather(1, gathered)
+        fresh_uniforms = torch.zeros_like(drafts, dtype=probs.dtype) if greedy else uniforms[:, draft_length + 1 :]
+        fresh, fresh_probs = _fresh_drafts(token_ids, num_accepted, offsets[:draft_length], grid, fresh_uniforms, vocab)
         if greedy:
-            drafts = torch.where(valid, stale_scores.argmax(-1), 0)
+            drafts = torch.where(valid, stale_scores.argmax(-1), fresh)
         else:
             redrawn = sample_from_logits(stale_scores, uniforms[:, draft_length + 1 :])
-            fresh = (uniforms[:, draft_length + 1 :] * vocab).long().clamp_(max=vocab - 1)
             drafts = torch.where(valid, redrawn, fresh)
-            draft_probs = torch.where(valid[..., None], stale_probs, 1.0 / vocab)
+            draft_probs = torch.where(valid[..., None], stale_probs, fresh_probs)
 
         done = int(num_accepted.clamp(max=num_tokens).min())
         if done > reported:

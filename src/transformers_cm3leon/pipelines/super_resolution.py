@@ -3,7 +3,7 @@
 """The optional super-resolution stage of the image pipelines: transformers' Swin2SR after VQ decoding.
 
 CM3Leon draws 256x256 images (the tokenizer's resolution); the paper describes no super-resolution stage, and Meta's
-internal demo upscaled its outputs with separate, off-the-shelf models (see PAPER_NOTES.md §10). Here any
+internal demo upscaled its outputs with separate, off-the-shelf models (the paper's §6). Here any
 `Swin2SRForImageSuperResolution` does the job, e.g. `caidas/swin2SR-classical-sr-x2-64` (x2) or
 `caidas/swin2SR-realworld-sr-x4-64-bsrgan-psnr` (x4).
 """

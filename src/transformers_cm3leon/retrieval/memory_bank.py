@@ -22,6 +22,7 @@ from datasets import Dataset, Features, List, Value, concatenate_datasets, load_
 from datasets.arrow_writer import ArrowWriter
 from transformers.utils import logging
 
+from ..validation import check_text
 from .backend import IndexBackend, index_backend_class
 from .locking import ReadWriteLock
 
@@ -457,16 +458,7 @@ class CM3LeonMemoryBank:
 
 
 def _check_text(value) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"`texts` must hold a string or None per document, got {type(value).__name__} {value!r}.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(
-            f"`texts` must hold valid Unicode text; {value[:40]!r} holds an unpaired surrogate at position "
-            f"{error.start}."
-        ) from None
-    return value
+    return check_text("texts", value)
 
 
 def _check_image_path(value) -> str:

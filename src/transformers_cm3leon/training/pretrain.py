@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""Pretraining CM3Leon from scratch on `transformers.Trainer` (the paper's §2, PAPER_NOTES §4-5).
+"""Pretraining CM3Leon from scratch on `transformers.Trainer` (the paper's §2-3).
 
     documents (caption + image per row)
       -> image pre-tokenisation (datasets.map, once)         data.ImagePretokenizer

@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""Supervised fine-tuning (the paper's §4, PAPER_NOTES §8) on `transformers.Trainer`.
+"""Supervised fine-tuning (the paper's §4) on `transformers.Trainer`.
 
     per task: rows -> image pre-tokenisation -> named template -> `input_ids` (+ `labels`)   data.SFTExampleBuilder
     tasks -> mix with the paper's 3 / 0.3 up/down-sampling caps                            data.mix_datasets

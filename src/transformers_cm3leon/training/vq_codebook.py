@@ -3,7 +3,7 @@
 """Keeping a VQ codebook in use: EMA codebook updates and dead-code restarts.
 
 Plain VQGAN training moves only the codes that encoder outputs pick, so codes that start far from the data are never
-picked again and the usable codebook shrinks (PERF_NOTES §5: "partial codebook updates collapse usage"). Two remedies,
+picked again and the usable codebook shrinks (a known failure of VQ training: partial codebook updates collapse usage). Two remedies,
 usable together:
 
 - **EMA updates** (VQ-VAE, van den Oord et al. 2017, App. A.1; VQ-VAE-2): each code is the exponential moving average
