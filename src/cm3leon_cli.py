@@ -3,7 +3,7 @@
 """The `cm3leon` command's front door: parses the command line with nothing but the standard library, so that
 `cm3leon --help` answers at once, and imports `transformers_cm3leon` (torch, transformers) only to run a command.
 
-    cm3leon generate "red apple" -o apple.png --size 256
+    cm3leon generate "a handwritten digit seven" -o seven.png --size 256
     cm3leon train pretrain|sft|vq --config recipe.yaml
     cm3leon eval text-to-image|captioning|vqa --option value ...
 """
@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 GENERATE_EPILOG = """examples:
-  cm3leon generate "red apple" -o apple.png --size 256
-  cm3leon generate "thumbs up: dark skin tone" --num-images-per-prompt 4 --seed 3
+  cm3leon generate "a handwritten digit seven" -o seven.png --size 256
+  cm3leon generate "a red square in the bottom left" --num-images-per-prompt 4 --seed 3
   cm3leon generate "a cat" --model path/to/cm3leon --guidance-scale 3 --top-p 0.9 --device cuda
   cm3leon generate --prompt-file prompts.txt --output-dir images/ --batch-size 4
   accelerate launch --num_processes 2 -m cm3leon_cli generate --prompt-file prompts.txt --output-dir images/
@@ -92,10 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_import_noise() -> None:
+    """transformers imports torchao whenever it is installed; on a CPU-only torch, torchao then warns that its CUDA
+    kernels do not load and torch that torchao registers enums the old way. A command's output is ours to keep
+    readable, so those import-time lines are dropped here (the library itself leaves the user's logging alone)."""
+    logging.getLogger("torchao").setLevel(logging.ERROR)
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("train", "eval"):  # their own parsers (argparse's REMAINDER would swallow no `--help`)
+        _quiet_import_noise()
+        from transformers_cm3leon.cli import main as package_main
+
+        return package_main(argv)
     args = parser.parse_args(argv)
+    _quiet_import_noise()
     if args.command == "generate":
         from transformers_cm3leon.cli import run_generate
 

@@ -9,7 +9,8 @@ snippet writes stays out of the repository.
 
 A snippet is skipped only when the line above its fence says why, in the text a reader sees:
 
-- `*Needs a download: ...*` (the Hub, PyPI, a dataset) or `*Needs a GPU.*`: skipped, with that reason;
+- `*Needs a download: ...*` (the Hub, PyPI, a dataset), `*Needs a GPU.*` or `*Takes hours: ...*` (training a shipped
+  model; its determinism is tested in short form): skipped, with that reason;
 - `*Takes minutes: ...*`: run under the slow mark only (`pytest -m slow tests/test_docs.py`).
 """
 
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINKED = ("examples", "recipes", "benchmarks", "conversion", "model_cards", "tests", "docs")
 FENCE = re.compile(r"^(\s*)```(\w+)?\s*$")
-MARK = re.compile(r"^\*(Needs a download|Needs a GPU|Takes minutes)\b[^*]*\*\s*$")
+MARK = re.compile(r"^\*(Needs a download|Needs a GPU|Takes hours|Takes minutes)\b[^*]*\*\s*$")
 RUN = {"python", "bash"}
 
 
@@ -78,7 +79,7 @@ def run_page(page: Path, tmp_path: Path, slow: bool) -> None:
     os.chdir(folder)
     try:
         for block in blocks:
-            if block["mark"] in ("Needs a download", "Needs a GPU"):
+            if block["mark"] in ("Needs a download", "Needs a GPU", "Takes hours"):
                 continue
             if block["mark"] == "Takes minutes" and not slow:
                 continue
@@ -97,7 +98,9 @@ def run_page(page: Path, tmp_path: Path, slow: bool) -> None:
                     text=True,
                     timeout=1800 if slow else 300,
                 )
-                assert result.returncode == 0, f"the snippet at {where} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+                assert result.returncode == 0, (
+                    f"the snippet at {where} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+                )
     finally:
         os.chdir(previous)
 

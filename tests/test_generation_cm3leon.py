@@ -1,5 +1,6 @@
 """Tests of the image-token sampling loop, its logits processors, CLIP self-rerank and the text-generation helper."""
 
+import copy
 import math
 
 import pytest
@@ -440,6 +441,33 @@ def test_compiled_step_equals_eager(tiny):
     for _ in range(2):  # the second call reuses the compiled step
         compiled = generate(model, input_ids, attention_mask, generator=seeded(0, 1), compile=True, **kwargs)
         assert torch.equal(compiled.image_token_ids, eager.image_token_ids)
+
+
+@pytest.mark.parametrize("parallel_decoding", [None, "jacobi"])
+@pytest.mark.parametrize("block", ["tiny", "tiny_chameleon"])
+def test_the_compiled_step_traces_as_one_graph(block, parallel_decoding, request, monkeypatch):
+    """What `compile=True` compiles (the sequential step, the speculative window step) has no graph break: dynamo's
+    `explain` traces the step of a real call (CFG, top-k then top-p) without compiling it."""
+    from transformers_cm3leon.generation import decoding, mixin, speculative
+
+    model, processor = request.getfixturevalue(block)
+    step = speculative._window_step if parallel_decoding else decoding.decode_one_token
+    reports = []
+
+    def explained(*args):
+        if not reports:  # trace a copy: running the step advances the cache
+            torch._dynamo.reset()
+            reports.append(torch._dynamo.explain(step)(*copy.deepcopy(args)))
+        return step(*args)
+
+    target = speculative if parallel_decoding else mixin
+    name = "_get_compiled_window_step" if parallel_decoding else "_get_compiled_decode_one_token"
+    monkeypatch.setattr(target, name, lambda: explained)
+    input_ids, attention_mask = batch(processor, PROMPTS)
+    kwargs = dict(guidance_scale=3.0, top_k=8, top_p=0.9, parallel_decoding=parallel_decoding)
+    generate(model, input_ids, attention_mask, generator=seeded(0, 1), compile=True, **kwargs)
+    assert reports and reports[0].graph_break_count == 0, reports[0].break_reasons
+    assert reports[0].graph_count == 1
 
 
 def test_sampler_without_guidance_returns_its_scores():

@@ -295,9 +295,9 @@ def test_text_to_image_pipeline_loads_the_shipped_folder():
 
 
 def test_half_precision_storage_halves_the_files_and_loads_in_float32(tmp_path):
-    from transformers_cm3leon.hub import store_weights_in_half_precision
     from safetensors import safe_open
 
+    from transformers_cm3leon.hub import store_weights_in_half_precision
     from transformers_cm3leon.modeling_cm3leon import CM3LeonForCausalLM
     from transformers_cm3leon.processing_cm3leon import CM3LeonProcessor
     from transformers_cm3leon.testing_utils import get_tiny_cm3leon

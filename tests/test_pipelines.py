@@ -289,6 +289,16 @@ def test_save_pretrained_writes_a_folder_the_pipeline_loads_back(text_to_image, 
 # -- re-ranking --------------------------------------------------------------------------------------------------------
 
 
+def test_to_moves_the_model_and_image_tokenizer_like_diffusers(model_folder):
+    pipe = pipeline("text-to-image", model=model_folder)
+    assert pipe.to("cpu") is pipe and pipe.device == torch.device("cpu")
+    moved = pipe.to(torch.device("meta"))
+    assert pipe.device == torch.device("meta") and moved.model.device == torch.device("meta")
+    assert next(pipe.processor.image_processor.vq_model.parameters()).device == torch.device("meta")
+    with pytest.raises(ValueError, match=r"`device` must name a torch device .* got 'gpu0'"):
+        pipe.to("gpu0")
+
+
 @pytest.fixture(scope="module")
 def tiny_clip():
     return get_tiny_clip(seed=0)

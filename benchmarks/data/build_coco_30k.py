@@ -38,7 +38,9 @@ def check_prompts(prompts: list[str], source: str) -> None:
         raise ValueError(f"{source} holds {len(prompts)} prompts; the FID-30K list holds {NUM_PROMPTS}.")
     digest = hashlib.sha256("\n".join(prompts).encode("utf-8")).hexdigest()
     if digest != PROMPTS_SHA256:
-        raise ValueError(f"{source}: the prompts differ from the FID-30K list (SHA-256 {digest}, expected {PROMPTS_SHA256}).")
+        raise ValueError(
+            f"{source}: the prompts differ from the FID-30K list (SHA-256 {digest}, expected {PROMPTS_SHA256})."
+        )
 
 
 def write_prompts(prompts: list[str], path: str) -> None:
@@ -53,7 +55,9 @@ def write_prompts(prompts: list[str], path: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from-file", default=None, help="A local copy of the list, instead of downloading it.")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="Where to write the CSV (default: next to this script).")
+    parser.add_argument(
+        "--output", default=DEFAULT_OUTPUT, help="Where to write the CSV (default: next to this script)."
+    )
     args = parser.parse_args(argv)
     if args.from_file is not None:
         with open(args.from_file, encoding="utf-8", newline="") as handle:

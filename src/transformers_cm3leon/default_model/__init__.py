@@ -1,16 +1,16 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""CM3Leon-Emoji, the default model: a small CM3Leon that draws, reads and edits 1,600+ OpenMoji emoji at 64x64.
+"""The default model: the weights `cm3leon generate` and every pipeline use when no model is given.
 
-It ships inside the package, so `cm3leon generate "red apple"` and `pipeline("text-to-image")` work offline with no
-model argument. It was trained from scratch on 2 CPU cores by the recipe in `recipes/cm3leon_emoji/` of the
-repository (the package's public training API); the model card (`model_cards/cm3leon-emoji.md`) has every measured
-number. Its weights derive from OpenMoji's art and are licensed CC BY-SA 4.0, like the art (the code is Apache-2.0).
+They ship inside the package, so the default works offline right after installing. Today they are **CM3Leon-Mini**
+(2M parameters, 16x16 handwritten digits and coloured shapes; `model_cards/cm3leon-mini.md`), trained from scratch on
+2 CPU cores by `recipes/cm3leon_mini/` of the repository. CM3Leon-Emoji (`recipes/cm3leon_emoji/`) replaces it once
+its trained weights meet their targets; its folder then carries `training_data.json`, the CLDR names it was trained on.
 
-    >>> from transformers_cm3leon.default_model import load_default, training_data
+    >>> from transformers_cm3leon.default_model import load_default
     >>> model, processor = load_default()
-    >>> "red apple" in training_data()["seen"]
-    True
+    >>> processor.image_processor.size["height"]
+    16
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def default_model_path() -> str:
     """
     if not has_default_model():
         raise FileNotFoundError(
-            f"The default model's weights are not in {WEIGHTS_DIR!r}. Train them with "
-            "`python recipes/cm3leon_emoji/train.py --ship` from a clone of the repository, or install a release of "
+            f"The default model's weights are not in {WEIGHTS_DIR!r}. Copy a trained model folder there (from a "
+            "clone of the repository: `cp -r tests/fixtures/cm3leon-mini` to that path), or install a release of "
             "transformers-cm3leon."
         )
     return WEIGHTS_DIR

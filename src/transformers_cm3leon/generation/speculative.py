@@ -102,7 +102,7 @@ def _fresh_drafts(token_ids, num_accepted, offsets, grid: int, uniforms, vocab: 
     back) where there is one, else uniform draws; and their `q` (one-hot, or uniform)."""
     above_index = num_accepted[:, None] + offsets - grid
     known = (above_index >= 0) & (offsets < grid)[None, :]
-    above = token_ids.gather(1, above_index.clamp(min=0))
+    above = token_ids.gather(1, above_index.clamp(0, token_ids.shape[1] - 1))  # unknown positions: any valid index
     uniform = (uniforms * vocab).long().clamp_(max=vocab - 1)
     drafts = torch.where(known, above, uniform)
     probs = torch.where(known[..., None], torch.nn.functional.one_hot(above, vocab).float(), 1.0 / vocab)
@@ -244,7 +244,9 @@ def decode_speculative(
         stale_scores = scores.gather(1, gathered)
         stale_probs = probs.gather(1, gathered)
         fresh_uniforms = torch.zeros_like(drafts, dtype=probs.dtype) if greedy else uniforms[:, draft_length + 1 :]
-        fresh, fresh_probs = _fresh_drafts(token_ids, num_accepted, offsets[:draft_length], grid, fresh_uniforms, vocab)
+        fresh, fresh_probs = _fresh_drafts(
+            token_ids, num_accepted, offsets[:draft_length], grid, fresh_uniforms, vocab
+        )
         if greedy:
             drafts = torch.where(valid, stale_scores.argmax(-1), fresh)
         else:

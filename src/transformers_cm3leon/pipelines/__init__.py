@@ -64,7 +64,7 @@ def register_pipelines() -> None:
 
     from ..default_model import default_model_path, has_default_model
 
-    # The shipped CM3Leon-Emoji is the default model, when this installation has its weights.
+    # The model shipped in the package (`default_model`) is the default, when this installation has its weights.
     default = {"model": (default_model_path(), "main")} if has_default_model() else None
     for task, pipeline_class in PIPELINE_TASKS.items():
         registered = PIPELINE_REGISTRY.supported_tasks.get(task)

@@ -37,7 +37,7 @@ class CM3LeonImageEditingPipeline(CM3LeonImageGenerationPipeline):
     >>> from transformers import pipeline
 
     >>> pipe = pipeline("image-editing")  # the default model
-    >>> edited = pipe("make the heart blue", image="red_heart.png").images[0]
+    >>> edited = pipe("make the circle blue", image="red_circle.png").images[0]
     ```
     """
 

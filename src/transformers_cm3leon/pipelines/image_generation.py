@@ -47,6 +47,22 @@ _DIFFUSION_ONLY_ARGUMENTS = {
 }
 
 
+def move_pipeline(pipe: Pipeline, device: str | int | torch.device) -> Pipeline:
+    """Move a CM3Leon pipeline's model and VQ image tokenizer to `device` and run its later calls there."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"`device` must name a torch device ('cpu', 'cuda', 'cuda:1', 'mps', ...), got {device!r}: {error}"
+        ) from None
+    pipe.model.to(device)
+    vq_model = getattr(getattr(pipe.processor, "image_processor", None), "vq_model", None)
+    if vq_model is not None:
+        vq_model.to(device)
+    pipe.device = device
+    return pipe
+
+
 class CM3LeonImageGenerationPipeline(Pipeline):
     """Base of the CM3Leon image pipelines (not registered itself).
 
@@ -123,6 +139,11 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         self.processor.save_pretrained(save_directory, **kwargs)
 
     # -- diffusers-style conveniences -------------------------------------------------------------------------------
+    def to(self, device: str | int | torch.device) -> CM3LeonImageGenerationPipeline:
+        """diffusers' `pipe.to(device)`: move the model and the VQ image tokenizer; later calls run there."""
+        self._models_loaded_on_demand.clear()  # CLIP / upscaler: loaded again, on the new device, when asked for
+        return move_pipeline(self, device)
+
     def set_progress_bar_config(self, **kwargs) -> None:
         """Options of the tqdm bar over image tokens, e.g. `pipe.set_progress_bar_config(disable=True)`."""
         self.model.set_progress_bar_config(**kwargs)

@@ -32,10 +32,10 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
     >>> from transformers import pipeline
 
     >>> pipe = pipeline("image-inpainting")  # the default model
-    >>> image = pipeline("text-to-image")("red apple").images[0]
+    >>> image = pipeline("text-to-image")("a handwritten digit seven").images[0]
     >>> mask = image.point(lambda _: 0)  # black: keep ...
     >>> mask.paste(255, (0, 24, 64, 48))  # ... white: redraw a band of rows
-    >>> repaired = pipe("red apple", image=image, mask_image=mask).images[0]
+    >>> repaired = pipe("a handwritten digit seven", image=image, mask_image=mask).images[0]
     ```
     """
 

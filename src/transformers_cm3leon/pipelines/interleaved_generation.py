@@ -18,6 +18,7 @@ from transformers.utils import ModelOutput
 
 from ..generation.configuration import CM3LeonImageGenerationConfig, model_defaults
 from ..validation import check_bool, check_int, check_number, describe
+from .image_generation import move_pipeline
 
 
 @dataclass
@@ -46,7 +47,7 @@ class CM3LeonInterleavedGenerationPipeline(Pipeline):
     >>> from transformers import pipeline
 
     >>> pipe = pipeline("image-text-to-image-text")  # the default model
-    >>> output = pipe("red apple", max_new_tokens=200)
+    >>> output = pipe("a handwritten digit seven", max_new_tokens=200)
     >>> [type(segment).__name__ for segment in output.segments[0]]  # text and images, in order
     ```
     """
@@ -118,6 +119,10 @@ class CM3LeonInterleavedGenerationPipeline(Pipeline):
             for sequence, prompt in zip(output.sequences, prompt_ids)
         ]
         return CM3LeonInterleavedPipelineOutput(segments=segments, finish_reasons=output.finish_reasons)
+
+    def to(self, device: str | int | torch.device) -> CM3LeonInterleavedGenerationPipeline:
+        """diffusers' `pipe.to(device)`: move the model and the VQ image tokenizer; later calls run there."""
+        return move_pipeline(self, device)
 
     def _prompt_ids(self, text, images) -> list[list[int]]:
         processor = self.processor

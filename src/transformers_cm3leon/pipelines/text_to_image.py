@@ -35,7 +35,7 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
     >>> from transformers import pipeline
 
     >>> pipe = pipeline("text-to-image")
-    >>> images = pipe("red apple", generator=torch.Generator().manual_seed(0)).images
+    >>> images = pipe("a handwritten digit seven", generator=torch.Generator().manual_seed(0)).images
     ```
     """
 
