@@ -137,9 +137,8 @@ class MiniEvaluator:
                 num_images_per_prompt=num_images_per_prompt,
                 generator=generator,
                 progress_bar=False,
-                cache_implementation="dynamic",
                 **extra,
-                **kwargs,
+                **{"cache_implementation": "dynamic", **kwargs},  # speculative decoding asks for "static"
             )
             images += self.processor.token_ids_to_images(output.image_token_ids)
         return images
