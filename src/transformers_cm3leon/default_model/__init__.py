@@ -9,7 +9,7 @@ its trained weights meet their targets; its folder then carries `training_data.j
 
     >>> from transformers_cm3leon.default_model import load_default
     >>> model, processor = load_default()
-    >>> processor.image_processor.size["height"]
+    >>> processor.image_processor.size
     16
 """
 
