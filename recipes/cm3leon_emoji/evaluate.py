@@ -228,15 +228,10 @@ class EmojiEvaluator:
             settings = {**settings, "guidance_scale": 1.0}
         images, expected = [], []
         for e in emoji:
-            mask = np.zeros((grid, grid), dtype=bool)
             if region == "band":
-                height = int(rng.integers(-(-grid // 3), grid // 2 + 1))
-                top = int(rng.integers(0, grid - height + 1))
-                mask[top : top + height] = True
+                mask = tasks.band_mask(rng, grid, min_rows=-(-grid // 3))  # a third to a half
             else:
-                height, width = (int(rng.integers(2, grid // 2 + 1)) for _ in range(2))
-                top, left = int(rng.integers(0, grid - height + 1)), int(rng.integers(0, grid - width + 1))
-                mask[top : top + height, left : left + width] = True
+                mask = tasks.rectangle_mask(rng, grid, max_side=grid // 2)
             picture = emoji_data.render(e.char)
             conditional, runs = self.processor.inpainting_prompt(picture, mask, e.name if with_prompt else None)
             negative = None

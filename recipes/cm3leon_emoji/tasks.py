@@ -73,18 +73,29 @@ def build_bank(seen: list[Emoji], processor) -> EmojiBank:
     return EmojiBank([e.name for e in seen], images, processor.encode_images(images))
 
 
-def random_mask(rng: np.random.Generator, grid: int) -> np.ndarray:
-    """A boolean `grid x grid` mask of image tokens: a band of a quarter to a half of the rows, or a rectangle."""
+def band_mask(rng: np.random.Generator, grid: int, min_rows: int) -> np.ndarray:
+    """A boolean `grid x grid` mask of image tokens: a band of `min_rows` to half of the rows, at a random height."""
     mask = np.zeros((grid, grid), dtype=bool)
-    if rng.random() < 0.5:
-        height = int(rng.integers(max(1, grid // 4), grid // 2 + 1))
-        top = int(rng.integers(0, grid - height + 1))
-        mask[top : top + height] = True
-    else:
-        height, width = (int(rng.integers(2, grid // 2 + 2)) for _ in range(2))
-        top, left = int(rng.integers(0, grid - height + 1)), int(rng.integers(0, grid - width + 1))
-        mask[top : top + height, left : left + width] = True
+    height = int(rng.integers(min_rows, grid // 2 + 1))
+    top = int(rng.integers(0, grid - height + 1))
+    mask[top : top + height] = True
     return mask
+
+
+def rectangle_mask(rng: np.random.Generator, grid: int, max_side: int) -> np.ndarray:
+    """A boolean `grid x grid` mask of image tokens: a rectangle of 2 to `max_side` tokens a side, anywhere."""
+    mask = np.zeros((grid, grid), dtype=bool)
+    height, width = (int(rng.integers(2, max_side + 1)) for _ in range(2))
+    top, left = int(rng.integers(0, grid - height + 1)), int(rng.integers(0, grid - width + 1))
+    mask[top : top + height, left : left + width] = True
+    return mask
+
+
+def random_mask(rng: np.random.Generator, grid: int) -> np.ndarray:
+    """The infilling rows' mask: a band of a quarter to a half of the rows, or a rectangle, with equal chance."""
+    if rng.random() < 0.5:
+        return band_mask(rng, grid, max(1, grid // 4))
+    return rectangle_mask(rng, grid, grid // 2 + 1)
 
 
 def edits(seen: list[Emoji]) -> list[tuple[Emoji, str, Emoji]]:
