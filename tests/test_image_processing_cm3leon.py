@@ -267,6 +267,46 @@ def test_everything_needing_the_vq_model_says_how_to_attach_one():
 
 
 # -- bad input ------------------------------------------------------------------------------------------------------
+def test_background_cells_get_the_codes_of_a_blank_image(vq, tmp_path):
+    # Two images on white, drawn differently: with `background_color`, each all-white cell gets the code that cell
+    # has in an all-white image, whatever the rest of the picture; every other cell keeps the encoder's code.
+    cell = SIZE // GRID
+    images = []
+    for seed in range(2):
+        pixels = np.full((SIZE, SIZE, 3), 255, dtype=np.uint8)
+        pixels[: 2 * cell, : 3 * cell] = random_uint8((2 * cell, 3 * cell, 3), seed=seed)
+        pixels[-1, -1] = 250 + seed * 3  # bottom-right cell: 250 is 5 levels off white, 253 only 2
+        images.append(Image.fromarray(pixels))
+    plain = CM3LeonImageProcessor(vq_model=vq)
+    canonical = CM3LeonImageProcessor(vq_model=vq, background_color=(255, 255, 255))
+    raw, codes = plain.encode(images), canonical.encode(images)
+    blank = plain.encode(Image.new("RGB", (SIZE, SIZE), "white"))[0]
+    drawn = torch.zeros(GRID, GRID, dtype=torch.bool)
+    drawn[:2, :3] = True
+    drawn = drawn.flatten()
+    assert not torch.equal(raw[0][~drawn], blank[~drawn])  # the encoder alone does not: the setting matters here
+    for index, image_codes in enumerate(codes):
+        off_white_corner = index == 0  # the first image's corner cell is not background
+        background = ~drawn
+        background[-1] = not off_white_corner
+        assert torch.equal(image_codes[background], blank[background])
+        assert torch.equal(image_codes[~background], raw[index][~background])
+    assert torch.equal(canonical.images_to_token_ids(images), codes + OFFSET)
+    # A blank image is unchanged, and the setting survives save / load.
+    assert torch.equal(canonical.encode(Image.new("RGB", (SIZE, SIZE), "white"))[0], blank)
+    canonical.save_pretrained(tmp_path)
+    loaded = CM3LeonImageProcessor.from_pretrained(tmp_path)
+    assert loaded.background_color == [255, 255, 255]
+    assert torch.equal(loaded.encode(images), codes)
+    assert CM3LeonImageProcessor(vq_model=vq).background_color is None
+
+
+@pytest.mark.parametrize("value", [(255, 255), (0, 0, 256), "white", (1.0, 0, 0), (True, 0, 0)])
+def test_background_color_errors(value):
+    with pytest.raises(ValueError, match=r"`background_color` must be None or three integers in \[0, 255\]"):
+        CM3LeonImageProcessor(background_color=value)
+
+
 def test_constructor_errors(vq):
     with pytest.raises(TypeError, match=r"unexpected arguments \['do_resize'\]"):
         CM3LeonImageProcessor(do_resize=False)
@@ -336,6 +376,7 @@ def test_save_and_load_keep_the_vq_model(processor, tmp_path):
     assert (tmp_path / "image_tokenizer" / "model.safetensors").is_file()
     config = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert config == {
+        "background_color": None,
         "image_processor_type": "CM3LeonImageProcessor",
         "image_token_offset": OFFSET,
         "resample": int(Image.Resampling.LANCZOS),

@@ -58,6 +58,20 @@ def _check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
+def _check_color(name: str, value) -> list[int] | None:
+    """`None` or an RGB triple of integers in [0, 255], returned as a list (the JSON form)."""
+    if value is None:
+        return None
+    channels = list(value) if isinstance(value, (tuple, list, np.ndarray)) else None
+    if (
+        channels is None
+        or len(channels) != 3
+        or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 255 for c in channels)
+    ):
+        raise ValueError(f"`{name}` must be None or three integers in [0, 255] (R, G, B), got {value!r}.")
+    return [int(c) for c in channels]
+
+
 def _whiten_transparency(image: PIL.Image.Image) -> PIL.Image.Image:
     """RGB image; transparent pixels are blended over white (Chameleon's `_whiten_transparency`, bit for bit)."""
     if image.mode == "RGB":
@@ -104,6 +118,13 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         vq_model ([`CM3LeonVQModel`], *optional*):
             The image tokenizer. Needed by `encode`, `decode`, `images_to_token_ids` and `token_ids_to_images`; it can
             also be attached later with `image_processor.vq_model = model`.
+        background_color (`tuple[int, int, int]`, *optional*):
+            An RGB colour (0-255) that backgrounds are drawn in, e.g. `(255, 255, 255)` for icons on white. A cell of
+            the code grid whose pixels are all this colour (within 2 levels) is given the code that cell has in an
+            image of that colour alone. A VQ encoder with group normalisation gives an empty cell a code that depends
+            on the rest of the image, so the same white corner would otherwise take hundreds of codes; with one code
+            per position, a language model learns backgrounds at once. `None` (the default) leaves the codes as the
+            encoder gives them, as Chameleon's tokenizer does.
 
     Example:
 
@@ -128,13 +149,14 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         resample: int | PIL.Image.Resampling = PIL.Image.Resampling.LANCZOS,
         image_token_offset: int = 4,
         vq_model: CM3LeonVQModel | None = None,
+        background_color: tuple[int, int, int] | None = None,
         **kwargs,
     ):
         unknown = sorted(set(kwargs) - set(_SERVICE_KEYS))
         if unknown:
             raise TypeError(
                 f"CM3LeonImageProcessor got unexpected arguments {unknown}; it accepts `size`, `resample`, "
-                "`image_token_offset` and `vq_model`."
+                "`image_token_offset`, `vq_model` and `background_color`."
             )
         super().__init__(**{k: v for k, v in kwargs.items() if k == "auto_map"})
         if size is None:
@@ -149,6 +171,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         self.size = size
         self.resample = int(resample)
         self.image_token_offset = image_token_offset
+        self.background_color = _check_color("background_color", background_color)
         self._vq_model = None
         self.vq_model = vq_model
 
@@ -315,10 +338,21 @@ class CM3LeonImageProcessor(BaseImageProcessor):
 
     # -- codes and token ids ----------------------------------------------------------------------------------------
     def encode(self, images) -> torch.LongTensor:
-        """Images (any input `preprocess` accepts) -> VQ codes `(B, grid_size ** 2)`, row-major."""
+        """Images (any input `preprocess` accepts) -> VQ codes `(B, grid_size ** 2)`, row-major (cells of
+        `background_color`, when it is set, get the codes of a blank image)."""
         vq_model = self._require_vq_model()
-        pixel_values = self.preprocess(images, return_tensors="pt")["pixel_values"]
-        return vq_model.encode(pixel_values.to(vq_model.device))
+        pixel_values = self.preprocess(images, return_tensors="pt")["pixel_values"].to(vq_model.device)
+        codes = vq_model.encode(pixel_values)
+        if self.background_color is not None:
+            background = torch.tensor(self.background_color, dtype=pixel_values.dtype, device=pixel_values.device)
+            background = (background / 127.5 - 1.0).view(1, 3, 1, 1)
+            blank_codes = vq_model.encode(background.expand(1, 3, self.size, self.size))
+            grid = vq_model.config.grid_size
+            cell = self.size // grid
+            deviation = (pixel_values - background).abs().amax(dim=1)  # (B, size, size)
+            blank = deviation.view(-1, grid, cell, grid, cell).amax(dim=(2, 4)).flatten(1) <= 2 / 127.5
+            codes = torch.where(blank, blank_codes, codes)
+        return codes
 
     def decode(self, codes: torch.LongTensor) -> torch.FloatTensor:
         """VQ codes `(B, grid_size ** 2)` or `(B, grid_size, grid_size)` -> pixel values `(B, 3, size, size)` in
