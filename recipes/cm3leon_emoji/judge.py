@@ -3,7 +3,7 @@
 """The independent judge of CM3Leon-Emoji: which emoji is this picture?
 
 A nearest-neighbour classifier over pixel features of the reference renders of every emoji of the world (seen and
-held out): an image is identified as the emoji whose 64 px render is nearest. The feature is the image at 32x32
+held out): an image is identified as the emoji whose render is nearest. The feature is the image at 32x32
 (area-averaged), RGB in [0, 1], flattened: small enough to ignore the VQ tokenizer's pixel noise, large enough to see
 a skin tone, a colour, or a face's expression. It never looks at the model.
 """

@@ -206,7 +206,7 @@ def write_training_data(folder: str, seen: list[Emoji], held_out: list[Emoji]) -
     with open(path, "w") as handle:
         json.dump(
             {
-                "source": "OpenMoji 17.0 (CC BY-SA 4.0) rendered at 64x64; CLDR short names from the `emoji` package",
+                "source": f"OpenMoji 17.0 (CC BY-SA 4.0) rendered at {emoji_data.RESOLUTION}x{emoji_data.RESOLUTION}; CLDR short names from the `emoji` package",
                 "seen": [e.name for e in seen],
                 "held_out": [e.name for e in held_out],
                 "vocabulary": words,

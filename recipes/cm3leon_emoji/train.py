@@ -6,16 +6,19 @@
 
 Stages (each saved under `--output-dir` and skipped when its folder exists, so a stopped run resumes):
 
-1. `vq/`: the image tokenizer, a 64 px VQGAN with an 8x8 grid of codes from a codebook of 4,096 (64 image tokens
+1. `vq/`: the image tokenizer, a 32 px VQGAN with a 4x4 grid of codes from a codebook of 4,096 (16 image tokens
    per emoji), trained with the package's VQ recipe (`build_vq_trainer`: L1 + L2 + commitment loss, EMA codebook
    with dead-code restarts) on the seen emoji, a randomly shifted and scaled view of each, and a hue-rotated copy of
-   each (so that every colour is common).
-2. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
+   each (so that every colour is common). The processor gives every all-white cell the code of a blank image
+   (`background_color`), so a background is one code per position.
+2. `decoder/`: the VQ decoder alone, fine-tuned on the codes of those images (encoder and codebook frozen, so every
+   image keeps its tokens): the judge reads 92% of its reconstructions of seen emoji, against 86% before.
+3. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
    language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
    (`prepare_pretraining_dataset` + `build_pretraining_trainer`: packing + `DataCollatorForCM3`) on
    `name <break> picture` documents, half of them retrieval-augmented (`RetrievalAugmentedExampleBuilder` over
    [`EmojiBank`]: 2 documents, relevance above 0.9 dropped, 20% query-word dropout).
-3. `sft/`: supervised fine-tuning on the tasks (`tasks.sft_rows`): text-to-image from the bare name and templates
+4. `sft/`: supervised fine-tuning on the tasks (`tasks.sft_rows`): text-to-image from the bare name and templates
    (some with retrieved documents), captioning and VQA on shifted / scaled views, instruction editing (skin tone,
    colour), and image infilling, in the processor's layouts.
 
@@ -56,7 +59,7 @@ class EmojiRecipe:
     seed: int = 0
     # Which emoji (emoji_data.select_emoji): candidates nearer than this to a kept one are dropped.
     min_distance: float = 2.0
-    # Image tokenizer: 64 px -> 8x8 codes from 4,096.
+    # Image tokenizer: 32 px -> 4x4 codes from 4,096.
     vq_num_embeddings: int = 4096
     vq_embed_dim: int = 32
     vq_base_channels: int = 32
@@ -65,6 +68,10 @@ class EmojiRecipe:
     vq_learning_rate: float = 2e-3
     vq_views: int = 1  # shifted / scaled views of each seen emoji next to its render
     vq_hue_shifts: int = 1  # copies of each seen emoji with its hues rotated at random
+    # Then the decoder alone, on the codes the language model writes (white cells as one code): sharper pictures
+    # from the same tokens.
+    decoder_steps: int = 1500
+    decoder_learning_rate: float = 1e-3
     # Tokenizer and language model (the paper's block).
     text_vocab_size: int = 1500
     num_sentinel_tokens: int = 8
@@ -120,11 +127,7 @@ def train_image_tokenizer(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], out
 
     if os.path.isdir(output_dir):
         return CM3LeonImageProcessor.from_pretrained(output_dir)
-    rng = np.random.default_rng(recipe.seed)
-    images = [emoji_data.render(e.char) for e in seen]
-    images += [emoji_data.random_view(e.char, rng) for e in seen for _ in range(recipe.vq_views)]
-    shifts = rng.integers(16, 240, size=len(seen) * recipe.vq_hue_shifts)
-    images += [emoji_data.hue_shifted(images[i % len(seen)], int(h)) for i, h in enumerate(shifts)]
+    images = _vq_training_images(recipe, seen)
     torch.manual_seed(recipe.seed)
     config = CM3LeonVQConfig(
         resolution=emoji_data.RESOLUTION,
@@ -156,9 +159,62 @@ def train_image_tokenizer(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], out
     return image_processor
 
 
+class _DecoderFineTuning(torch.nn.Module):
+    """The VQ decoder (and its input convolution) trained to turn fixed codes into the images they came from; the
+    encoder and codebook stay frozen, so every image keeps its tokens (as Stable Diffusion's VAE decoder fine-tune)."""
+
+    def __init__(self, vq_model):
+        super().__init__()
+        self.vq_model = vq_model.requires_grad_(False)
+        for module in (vq_model.decoder, vq_model.post_quant_conv):
+            module.requires_grad_(True)
+
+    def forward(self, codes, pixel_values):
+        error = self.vq_model.decode(codes) - pixel_values
+        return {"loss": error.abs().mean() + error.pow(2).mean()}
+
+
+def _vq_training_images(recipe: EmojiRecipe, seen: list[emoji_data.Emoji]) -> list:
+    """The seen emoji, a randomly shifted and scaled view of each, and hue-rotated copies."""
+    rng = np.random.default_rng(recipe.seed)
+    images = [emoji_data.render(e.char) for e in seen]
+    images += [emoji_data.random_view(e.char, rng) for e in seen for _ in range(recipe.vq_views)]
+    shifts = rng.integers(16, 240, size=len(seen) * recipe.vq_hue_shifts)
+    images += [emoji_data.hue_shifted(images[i % len(seen)], int(h)) for i, h in enumerate(shifts)]
+    return images
+
+
+def fine_tune_image_decoder(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_processor, output_dir: str):
+    """Stage 1b: the decoder alone, on the codes of the processor the language model is trained with."""
+    import datasets
+    from transformers import Trainer
+
+    from transformers_cm3leon import CM3LeonImageProcessor
+
+    if os.path.isdir(output_dir):
+        return CM3LeonImageProcessor.from_pretrained(output_dir)
+    images = _vq_training_images(recipe, seen)
+    with torch.no_grad():
+        codes = torch.cat([image_processor.encode(images[i : i + 256]) for i in range(0, len(images), 256)])
+    pixel_values = image_processor.preprocess(images, return_tensors="pt")["pixel_values"]
+    dataset = datasets.Dataset.from_dict({"codes": codes.tolist(), "pixel_values": pixel_values.numpy()})
+    torch.manual_seed(recipe.seed)
+    args = _training_arguments(
+        output_dir + ".tmp", recipe, recipe.decoder_steps, recipe.decoder_learning_rate, recipe.vq_batch_size
+    )
+    args.remove_unused_columns = False
+    Trainer(
+        model=_DecoderFineTuning(image_processor.vq_model), args=args, train_dataset=dataset.with_format("torch")
+    ).train()
+    image_processor.vq_model.eval()
+    image_processor.save_pretrained(output_dir)
+    shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
+    return image_processor
+
+
 def build_processor(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_processor):
     """The tokenizer (byte-level BPE over every name, prompt, question and instruction) and the processor."""
-    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonProcessor, build_cm3leon_tokenizer
+    from transformers_cm3leon import CM3LeonProcessor, build_cm3leon_tokenizer
 
     num_special = 4 + recipe.vq_num_embeddings + 2 + recipe.num_sentinel_tokens
     tokenizer = build_cm3leon_tokenizer(
@@ -169,10 +225,6 @@ def build_processor(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_pro
         min_frequency=2,
         model_max_length=2 * recipe.block_size,
     )
-    # Emoji sit on white: every white cell gets the code it has in a blank image, one code per position. (The VQ
-    # encoder's group norms otherwise give the white cells of the seen emoji 2,332 different codes, which the
-    # language model cannot predict from a name: the first run drew 1% of its text-to-image prompts.)
-    image_processor = CM3LeonImageProcessor(vq_model=image_processor.vq_model, background_color=(255, 255, 255))
     return CM3LeonProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
@@ -315,7 +367,8 @@ def _run_stage(name: str, folder: str, run):
 
 
 def train(recipe: EmojiRecipe, output_dir: str) -> str:
-    """Run the three stages; returns the folder of the final model (`model/`: model + processor)."""
+    """Run the four stages; returns the folder of the final model (`model/`: model + processor)."""
+    from transformers_cm3leon import CM3LeonImageProcessor
     from transformers_cm3leon.generation import set_image_generation_defaults, text_generation_config
 
     torch.set_num_threads(recipe.num_threads)
@@ -324,9 +377,18 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
         json.dump(asdict(recipe), handle, indent=2)
     seen, held_out = emoji_data.split(emoji_data.select_emoji(recipe.min_distance), seed=recipe.seed)
     logger.info(f"{len(seen)} seen emoji, {len(held_out)} held-out (base, skin tone) pairs")
-    folders = {stage: os.path.join(output_dir, stage) for stage in ("vq", "pretrain", "sft")}
+    folders = {stage: os.path.join(output_dir, stage) for stage in ("vq", "decoder", "pretrain", "sft")}
     image_processor, vq_seconds = _run_stage(
         "vq", folders["vq"], lambda: train_image_tokenizer(recipe, seen, folders["vq"])
+    )
+    # Emoji sit on white: every white cell gets the code it has in a blank image, one code per position. (The VQ
+    # encoder's group norms otherwise give the white cells of the seen emoji 2,332 different codes, which the
+    # language model cannot predict from a name: the first 64 px run drew 1% of its text-to-image prompts.)
+    image_processor = CM3LeonImageProcessor(vq_model=image_processor.vq_model, background_color=(255, 255, 255))
+    image_processor, decoder_seconds = _run_stage(
+        "decoder",
+        folders["decoder"],
+        lambda: fine_tune_image_decoder(recipe, seen, image_processor, folders["decoder"]),
     )
     processor = build_processor(recipe, seen, image_processor)
     model, pretrain_seconds = _run_stage(
@@ -343,7 +405,7 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
     model.save_pretrained(final)
     processor.save_pretrained(final)
     tasks.write_training_data(final, seen, held_out)
-    stage_seconds = {"vq": vq_seconds, "pretrain": pretrain_seconds, "sft": sft_seconds}
+    stage_seconds = {"vq": vq_seconds, "decoder": decoder_seconds, "pretrain": pretrain_seconds, "sft": sft_seconds}
     train_seconds = sum(stage_seconds.values()) if None not in stage_seconds.values() else None
     with open(os.path.join(final, "training_recipe.json"), "w") as handle:
         json.dump({**asdict(recipe), "stage_seconds": stage_seconds, "train_seconds": train_seconds}, handle, indent=2)
@@ -378,13 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", default="outputs/cm3leon-emoji", help="Where the stages are written.")
     parser.add_argument("--seed", type=int, default=0)
-    for name in ("vq_steps", "pretrain_steps", "sft_steps"):
+    for name in ("vq_steps", "decoder_steps", "pretrain_steps", "sft_steps"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--ship", action="store_true", help="Copy the trained model into the package.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     recipe = EmojiRecipe(seed=args.seed)
-    for name in ("vq_steps", "pretrain_steps", "sft_steps"):
+    for name in ("vq_steps", "decoder_steps", "pretrain_steps", "sft_steps"):
         if getattr(args, name) is not None:
             setattr(recipe, name, getattr(args, name))
     final = train(recipe, args.output_dir)
