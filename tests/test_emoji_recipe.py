@@ -117,19 +117,13 @@ def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, 
     from cm3leon_emoji import train
 
     from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+    from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
 
     _, seen, _ = world
     torch.manual_seed(0)
+    # The test suite's tiny tokenizer at the recipe's resolution, with the recipe's 4x4 grid.
     config = CM3LeonVQConfig(
-        resolution=emoji_data.RESOLUTION,
-        embed_dim=4,
-        num_embeddings=64,
-        latent_channels=4,
-        base_channels=8,
-        channel_multiplier=[1, 2, 2, 4],
-        num_res_blocks=1,
-        attn_resolutions=[],
-        num_groups=4,
+        **{**TINY_VQ_CONFIG, "resolution": emoji_data.RESOLUTION, "channel_multiplier": [1, 2, 2, 4]}
     )
     processor = CM3LeonImageProcessor(vq_model=CM3LeonVQModel(config).eval(), background_color=(255, 255, 255))
     images = [emoji_data.render(e.char) for e in seen[:8]]

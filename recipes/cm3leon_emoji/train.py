@@ -21,6 +21,7 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
 4. `sft/`: supervised fine-tuning on the tasks (`tasks.sft_rows`): text-to-image from the bare name and templates
    (some with retrieved documents), captioning and VQA on shifted / scaled views, instruction editing (skin tone,
    colour), and image infilling, in the processor's layouts.
+5. `drawing/`: more SFT steps on text-to-image (with and without retrieved documents) and captioning rows alone.
 
 Held-out (base, skin tone) pairs take part in no stage. `--ship` copies the final folder into the package
 (`transformers_cm3leon/default_model/weights/`, weights stored in float16) with `training_data.json`.
@@ -187,7 +188,7 @@ def _vq_training_images(recipe: EmojiRecipe, seen: list[emoji_data.Emoji]) -> li
 
 
 def fine_tune_image_decoder(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_processor, output_dir: str):
-    """Stage 1b: the decoder alone, on the codes of the processor the language model is trained with."""
+    """Stage 2: the decoder alone, on the codes of the processor the language model is trained with."""
     import datasets
     from transformers import Trainer
 
@@ -477,17 +478,21 @@ def ship(model_dir: str) -> str:
     return WEIGHTS_DIR
 
 
+# The recipe's step counts that the command line can override (`--vq-steps` and so on).
+STEP_OPTIONS = ("vq_steps", "decoder_steps", "pretrain_steps", "sft_steps", "drawing_steps")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", default="outputs/cm3leon-emoji", help="Where the stages are written.")
     parser.add_argument("--seed", type=int, default=0)
-    for name in ("vq_steps", "decoder_steps", "pretrain_steps", "sft_steps", "drawing_steps"):
+    for name in STEP_OPTIONS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--ship", action="store_true", help="Copy the trained model into the package.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     recipe = EmojiRecipe(seed=args.seed)
-    for name in ("vq_steps", "decoder_steps", "pretrain_steps", "sft_steps", "drawing_steps"):
+    for name in STEP_OPTIONS:
         if getattr(args, name) is not None:
             setattr(recipe, name, getattr(args, name))
     final = train(recipe, args.output_dir)
