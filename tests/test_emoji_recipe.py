@@ -174,3 +174,21 @@ def test_the_recipe_is_deterministic(tmp_path):
         train.main(["--output-dir", str(tmp_path / run), *steps])
         digests.append(train.weights_digest(str(tmp_path / run / "model")))
     assert digests[0] == digests[1]
+
+
+def test_task_mixture_keeps_a_seeded_fraction_of_the_tasks_it_names():
+    from cm3leon_emoji import train
+
+    rows = {
+        "text_to_image": {"input_ids": [[i] for i in range(10)], "labels": [[i] for i in range(10)]},
+        "editing": {"input_ids": [[100 + i] for i in range(9)], "labels": [[-100] for _ in range(9)]},
+    }
+    mixture = train.task_mixture(rows, {"editing": 1 / 3}, seed=3)
+    assert len(mixture) == 10 + 3
+    assert mixture["input_ids"][:10] == rows["text_to_image"]["input_ids"]  # a task it does not name: every row
+    edits = mixture["input_ids"][10:]
+    assert all(row in rows["editing"]["input_ids"] for row in edits) and len({r[0] for r in edits}) == 3
+    assert train.task_mixture(rows, {"editing": 1 / 3}, seed=3)["input_ids"] == mixture["input_ids"]
+    assert train.task_mixture(rows, {"editing": 1 / 3}, seed=4)["input_ids"] != mixture["input_ids"]
+    with pytest.raises(ValueError, match=r"task_fractions\['editing'\] must be in \(0, 1\], got 0"):
+        train.task_mixture(rows, {"editing": 0}, seed=3)

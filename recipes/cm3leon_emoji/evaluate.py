@@ -154,7 +154,10 @@ class EmojiEvaluator:
         names = [e.name for e in emoji]
         texts = [emoji_data.text_to_image_prompt(n, template) for n in names]
         ids = [p for p in self.prompts(texts, retrieval) for _ in range(samples)]
-        images = self.generate_images(ids, num_images_per_prompt=best_of, **{**self.t2i_defaults, **kwargs})
+        settings = {**self.t2i_defaults, **kwargs}
+        if settings.get("decoding_strategy") == "cd-k":  # CD-K has its own candidate set: no top-k / top-p
+            settings = {k: v for k, v in settings.items() if k not in ("top_k", "top_p")}
+        images = self.generate_images(ids, num_images_per_prompt=best_of, **settings)
         expected = [n for n in names for _ in range(samples)]
         if best_of > 1:
             scores = self.caption_scores(images, [n for n in expected for _ in range(best_of)]).reshape(-1, best_of)
