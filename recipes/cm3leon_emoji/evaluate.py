@@ -60,6 +60,13 @@ class EmojiEvaluator:
         self.edit_defaults = dict(defaults.get("image-editing", {}))
 
     # -- generation ---------------------------------------------------------------------------------------------------
+    def t2i_settings(self, **kwargs) -> dict:
+        """`kwargs` over the model's text-to-image defaults, as the pipelines merge them: a default the choice makes
+        unused (top-k under CD-K or greedy decoding) is dropped."""
+        from transformers_cm3leon import CM3LeonImageGenerationConfig
+
+        return CM3LeonImageGenerationConfig.from_defaults(self.t2i_defaults, **kwargs).to_dict()
+
     def bank(self):
         if self._bank is None:
             self._bank = tasks.build_bank(self.seen, self.processor)
@@ -154,10 +161,7 @@ class EmojiEvaluator:
         names = [e.name for e in emoji]
         texts = [emoji_data.text_to_image_prompt(n, template) for n in names]
         ids = [p for p in self.prompts(texts, retrieval) for _ in range(samples)]
-        settings = {**self.t2i_defaults, **kwargs}
-        if settings.get("decoding_strategy") == "cd-k":  # CD-K has its own candidate set: no top-k / top-p
-            settings = {k: v for k, v in settings.items() if k not in ("top_k", "top_p")}
-        images = self.generate_images(ids, num_images_per_prompt=best_of, **settings)
+        images = self.generate_images(ids, num_images_per_prompt=best_of, **self.t2i_settings(**kwargs))
         expected = [n for n in names for _ in range(samples)]
         if best_of > 1:
             scores = self.caption_scores(images, [n for n in expected for _ in range(best_of)]).reshape(-1, best_of)
@@ -226,9 +230,9 @@ class EmojiEvaluator:
         the judge identifies the emoji."""
         rng = np.random.default_rng(self.seed + 19)
         grid = self.processor.image_processor.grid_size
-        settings = {**self.t2i_defaults, **kwargs}
+        settings = self.t2i_settings(**kwargs)
         if not with_prompt:
-            settings = {**settings, "guidance_scale": 1.0}
+            settings["guidance_scale"] = 1.0
         images, expected = [], []
         for e in emoji:
             if region == "band":
