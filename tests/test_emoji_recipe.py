@@ -192,3 +192,34 @@ def test_task_mixture_keeps_a_seeded_fraction_of_the_tasks_it_names():
     assert train.task_mixture(rows, {"editing": 1 / 3}, seed=4)["input_ids"] != mixture["input_ids"]
     with pytest.raises(ValueError, match=r"task_fractions\['editing'\] must be in \(0, 1\], got 0"):
         train.task_mixture(rows, {"editing": 0}, seed=3)
+
+
+def test_sft_rows_train_each_task_in_the_processors_layouts(world):
+    """Per seen emoji: two drawing rows (bare name, a template), one after retrieved documents, one unconditional
+    (the picture after the prompt-free prefix of guidance) and a captioning row on the render and each view."""
+    import torch
+    from cm3leon_emoji import train
+
+    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+    from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
+
+    _, seen, _ = world
+    torch.manual_seed(0)
+    config = CM3LeonVQConfig(
+        **{**TINY_VQ_CONFIG, "resolution": emoji_data.RESOLUTION, "channel_multiplier": [1, 2, 2, 4]}
+    )
+    image_processor = CM3LeonImageProcessor(vq_model=CM3LeonVQModel(config).eval(), background_color=(255, 255, 255))
+    recipe = train.EmojiRecipe(vq_num_embeddings=config.num_embeddings, text_vocab_size=400)
+    processor = train.build_processor(recipe, seen, image_processor)
+    few = seen[:6]
+    rows = tasks.sft_rows(few, processor, np.random.default_rng(0), reading_views=2)
+    pictures = processor.encode_images([emoji_data.render(e.char) for e in few])
+
+    assert len(rows["text_to_image"]["input_ids"]) == 2 * len(few)
+    assert len(rows["text_to_image_retrieval"]["input_ids"]) == len(few)
+    assert len(rows["captioning"]["input_ids"]) == (1 + 2) * len(few)
+    prefix, eos = processor.unconditional_prompt(), processor.eos_token_id
+    assert rows["unconditional"]["input_ids"] == [prefix + p + [eos] for p in pictures]
+    assert rows["unconditional"]["labels"] == [[tasks.IGNORE_INDEX] * len(prefix) + p + [eos] for p in pictures]
+    first = rows["text_to_image"]
+    assert first["input_ids"][0] == processor.text_to_image_prompt(few[0].name) + pictures[0] + [eos]

@@ -350,6 +350,13 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
         }.items():
             ablation[name] = timed(f"ablation {name}", evaluator.text_to_image, small, **kwargs)
         results["ablation_seen_200"] = ablation
+        results["editing_guidance_3"] = timed(
+            "editing, guidance 3 / image guidance 1.5",
+            evaluator.editing,
+            max_edits=150,
+            guidance_scale=3.0,
+            image_guidance_scale=1.5,
+        )
         results["speed"] = timed("speed", evaluator.speed)
     with open(os.path.join(output_dir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2, default=str)

@@ -166,6 +166,8 @@ def sft_rows(seen: list[Emoji], processor, rng: np.random.Generator, reading_vie
             add("text_to_image", processor.text_to_image_prompt(prompt), ids[e.char] + [eos], loss_on_prompt=True)
         documents = [[d["text"], d["image_token_ids"]] for d in candidates if d["score"] <= 0.9][:2]
         add("text_to_image_retrieval", processor.text_to_image_prompt(e.name, documents), ids[e.char] + [eos])
+        # The unconditional stream of classifier-free guidance: the picture after the prompt-free prefix.
+        add("unconditional", processor.unconditional_prompt(), ids[e.char] + [eos])
 
     # Reading: captioning and VQA on the render and its views.
     families = emoji_data.colour_families(seen)
