@@ -284,6 +284,20 @@ class EmojiEvaluator:
         grid.save(path)
 
 
+# The sample grid's seen prompts (the model card's and the README's picture): everyday emoji, fixed in advance, drawn
+# or not; then the first four held-out pairs.
+GRID_PROMPTS = (
+    "red apple",
+    "rocket",
+    "grinning face",
+    "blue heart",
+    "thumbs up: dark skin tone",
+    "pizza",
+    "cat face",
+    "rainbow",
+)
+
+
 def emoji_data_min_distance(model) -> float:
     recipe = os.path.join(model.name_or_path, "training_recipe.json")
     if os.path.isfile(recipe):
@@ -360,7 +374,7 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
         results["speed"] = timed("speed", evaluator.speed)
     with open(os.path.join(output_dir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2, default=str)
-    grid_names = [e.name for e in sample[:8]] + [e.name for e in evaluator.held_out[:4]]
+    grid_names = list(GRID_PROMPTS) + [e.name for e in evaluator.held_out[:4]]
     evaluator.sample_grid(os.path.join(output_dir, "samples.png"), grid_names, {e.name for e in evaluator.held_out})
     return results
 
