@@ -3,7 +3,7 @@
 """The `cm3leon` command's front door: parses the command line with nothing but the standard library, so that
 `cm3leon --help` answers at once, and imports `transformers_cm3leon` (torch, transformers) only to run a command.
 
-    cm3leon generate "a handwritten digit seven" -o seven.png --size 256
+    cm3leon generate "red apple" -o apple.png --size 256
     cm3leon train pretrain|sft|vq --config recipe.yaml
     cm3leon eval text-to-image|captioning|vqa --option value ...
 """
@@ -15,8 +15,8 @@ import logging
 import sys
 
 GENERATE_EPILOG = """examples:
-  cm3leon generate "a handwritten digit seven" -o seven.png --size 256
-  cm3leon generate "a red square in the bottom left" --num-images-per-prompt 4 --seed 3
+  cm3leon generate "red apple" -o apple.png --size 256
+  cm3leon generate "thumbs up: dark skin tone" --num-images-per-prompt 4 --seed 3
   cm3leon generate "a cat" --model path/to/cm3leon --guidance-scale 3 --top-p 0.9 --device cuda
   cm3leon generate --prompt-file prompts.txt --output-dir images/ --batch-size 4
   accelerate launch --num_processes 2 -m cm3leon_cli generate --prompt-file prompts.txt --output-dir images/

@@ -52,13 +52,13 @@ def test_generate_without_model_or_weights_uses_the_labelled_tiny_random_model(t
     from transformers_cm3leon import default_model
 
     monkeypatch.setattr(default_model, "has_default_model", lambda: False)
-    out = tmp_path / "seven.png"
-    assert main(["generate", "a handwritten digit seven", "-o", str(out), "--seed", "3"]) == 0
+    out = tmp_path / "apple.png"
+    assert main(["generate", "red apple", "-o", str(out), "--seed", "3"]) == 0
     assert TINY_RANDOM_WARNING in caplog.text
     assert Image.open(out).size == (16, 16)
     assert "s per image" in capsys.readouterr().out
     again = tmp_path / "again.png"
-    main(["generate", "a handwritten digit seven", "-o", str(again), "--seed", "3"])
+    main(["generate", "red apple", "-o", str(again), "--seed", "3"])
     assert np.array_equal(read(out), read(again))  # same seed, same image
 
 
@@ -95,7 +95,7 @@ def test_generate_without_model_uses_the_default_model(tmp_path, caplog):
 
     if not default_model.has_default_model():
         pytest.skip("this checkout has no default model weights")
-    out = tmp_path / "seven.png"
-    assert main(["generate", "a handwritten digit seven", "-o", str(out), "--size", "256"]) == 0
+    out = tmp_path / "apple.png"
+    assert main(["generate", "red apple", "-o", str(out), "--size", "256"]) == 0
     assert TINY_RANDOM_WARNING not in caplog.text
     assert Image.open(out).size == (256, 256)

@@ -543,7 +543,8 @@ def train(recipe: MiniRecipe, output_dir: str) -> str:
 
 
 def ship(model_dir: str) -> str:
-    """Copy a trained model folder into the package as the default model, its weights stored in float16."""
+    """Copy a trained model folder into the repository as the test suite's trained model, its weights stored in
+    float16."""
     from cm3leon_mini.mini_model import WEIGHTS_DIR
     from transformers_cm3leon.hub import store_weights_in_half_precision
 

@@ -44,14 +44,10 @@ def _check_writable(path: Path) -> None:
 
 def _check_generate_arguments(args: argparse.Namespace) -> None:
     if (args.prompt is None) == (args.prompt_file is None):
-        raise ValueError(
-            'Pass one prompt (`cm3leon generate "a handwritten digit seven"`) or `--prompt-file`, not both or neither.'
-        )
+        raise ValueError('Pass one prompt (`cm3leon generate "red apple"`) or `--prompt-file`, not both or neither.')
     if args.prompt is not None:
         if not args.prompt.strip():
-            raise ValueError(
-                'The prompt is empty; write what to draw, e.g. `cm3leon generate "a handwritten digit seven"`.'
-            )
+            raise ValueError('The prompt is empty; write what to draw, e.g. `cm3leon generate "red apple"`.')
         if args.output_dir is not None:
             raise ValueError(
                 "`--output-dir` holds the images of `--prompt-file`; name the file of one prompt with -o."

@@ -2,15 +2,16 @@
 # Licensed under the Apache License, Version 2.0.
 """The default model: the weights `cm3leon generate` and every pipeline use when no model is given.
 
-They ship inside the package, so the default works offline right after installing. Today they are **CM3Leon-Mini**
-(2M parameters, 16x16 handwritten digits and coloured shapes; `model_cards/cm3leon-mini.md`), trained from scratch on
-2 CPU cores by `recipes/cm3leon_mini/` of the repository. CM3Leon-Emoji (`recipes/cm3leon_emoji/`) replaces it once
-its trained weights meet their targets; its folder then carries `training_data.json`, the CLDR names it was trained on.
+They ship inside the package, so the default works offline right after installing. They are **CM3Leon-Emoji**
+(10M parameters and a 3M-parameter image tokenizer: 1,634 emoji of OpenMoji at 32x32 pixels, by their CLDR names;
+`model_cards/cm3leon-emoji.md`), trained from scratch on 2 CPU cores by `recipes/cm3leon_emoji/` of the repository.
+The folder's `training_data.json` lists the CLDR names it was trained on (`training_data()`). Derived from OpenMoji's
+art, the weights are licensed CC BY-SA 4.0 (the folder's `LICENSE.md`); the code is Apache-2.0.
 
     >>> from transformers_cm3leon.default_model import load_default
     >>> model, processor = load_default()
     >>> processor.image_processor.size
-    16
+    32
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def default_model_path() -> str:
     """
     if not has_default_model():
         raise FileNotFoundError(
-            f"The default model's weights are not in {WEIGHTS_DIR!r}. Copy a trained model folder there (from a "
-            "clone of the repository: `cp -r tests/fixtures/cm3leon-mini` to that path), or install a release of "
-            "transformers-cm3leon."
+            f"The default model's weights are not in {WEIGHTS_DIR!r}. Train them from a clone of the repository "
+            "(`python recipes/cm3leon_emoji/train.py --ship`), copy a trained model folder there, or install a "
+            "release of transformers-cm3leon."
         )
     return WEIGHTS_DIR
 
