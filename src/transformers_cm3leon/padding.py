@@ -132,9 +132,10 @@ class CM3LeonPaddingMixin:
         ):
             raise TypeError(f"`{name}` must be a sequence of integer token ids, got {describe(ids)}.")
         ids = [int(i) for i in ids]
-        bad = [i for i in ids if not 0 <= i < self.vocab_size]
+        vocab_size = self.vocab_size  # len(tokenizer): ~80 us a call, so once per sequence, not per id
+        bad = [i for i in ids if not 0 <= i < vocab_size]
         if bad:
-            raise ValueError(f"`{name}` holds token ids outside [0, {self.vocab_size}): {bad[:5]}.")
+            raise ValueError(f"`{name}` holds token ids outside [0, {vocab_size}): {bad[:5]}.")
         return ids
 
     def _check_cut(self, ids: list[int], length: int, index: int) -> None:
