@@ -168,6 +168,10 @@ def test_the_recipe_is_deterministic(tmp_path):
         "2",
         "--drawing-steps",
         "2",
+        "--sft-row-draws",
+        "1",
+        "--drawing-row-draws",
+        "1",
     ]
     digests = []
     for run in ("a", "b"):
@@ -194,9 +198,9 @@ def test_task_mixture_keeps_a_seeded_fraction_of_the_tasks_it_names():
         train.task_mixture(rows, {"editing": 0}, seed=3)
 
 
-def test_sft_rows_train_each_task_in_the_processors_layouts(world):
-    """Per seen emoji: two drawing rows (bare name, a template), one after retrieved documents, one unconditional
-    (the picture after the prompt-free prefix of guidance) and a captioning row on the render and each view."""
+@pytest.fixture(scope="module")
+def tiny_recipe(world):
+    """A recipe and processor (a random tiny 32 px image tokenizer, the recipe's BPE tokenizer) for the row tests."""
     import torch
     from cm3leon_emoji import train
 
@@ -209,8 +213,15 @@ def test_sft_rows_train_each_task_in_the_processors_layouts(world):
         **{**TINY_VQ_CONFIG, "resolution": emoji_data.RESOLUTION, "channel_multiplier": [1, 2, 2, 4]}
     )
     image_processor = CM3LeonImageProcessor(vq_model=CM3LeonVQModel(config).eval(), background_color=(255, 255, 255))
-    recipe = train.EmojiRecipe(vq_num_embeddings=config.num_embeddings, text_vocab_size=400)
-    processor = train.build_processor(recipe, seen, image_processor)
+    recipe = train.EmojiRecipe(vq_num_embeddings=config.num_embeddings, text_vocab_size=400, reading_views=2)
+    return recipe, train.build_processor(recipe, seen, image_processor)
+
+
+def test_sft_rows_train_each_task_in_the_processors_layouts(world, tiny_recipe):
+    """Per seen emoji: two drawing rows (bare name, a template), one after retrieved documents, one unconditional
+    (the picture after the prompt-free prefix of guidance) and a captioning row on the render and each view."""
+    _, seen, _ = world
+    _, processor = tiny_recipe
     few = seen[:6]
     rows = tasks.sft_rows(few, processor, np.random.default_rng(0), reading_views=2)
     pictures = processor.encode_images([emoji_data.render(e.char) for e in few])
@@ -223,3 +234,34 @@ def test_sft_rows_train_each_task_in_the_processors_layouts(world):
     assert rows["unconditional"]["labels"] == [[tasks.IGNORE_INDEX] * len(prefix) + p + [eos] for p in pictures]
     first = rows["text_to_image"]
     assert first["input_ids"][0] == processor.text_to_image_prompt(few[0].name) + pictures[0] + [eos]
+
+
+def test_sft_dataset_draws_fresh_views_for_every_draw(world, tiny_recipe):
+    """Each draw of the rows reads new views of every emoji (the render's rows stay), and the draws are seeded."""
+    from cm3leon_emoji import train
+
+    _, seen, _ = world
+    recipe, processor = tiny_recipe
+    few = seen[:6]
+    one = train.sft_dataset(recipe, few, processor, rows_seed=1, row_draws=1)
+    two = train.sft_dataset(recipe, few, processor, rows_seed=1, row_draws=2)
+    assert len(two) == 2 * len(one)
+    assert two["input_ids"][: len(one)] == one["input_ids"]
+    assert train.sft_dataset(recipe, few, processor, rows_seed=1, row_draws=2)["input_ids"] == two["input_ids"]
+
+    def captioned_pictures(rows):  # the picture of each captioning row, in row order
+        pictures = []
+        for ids in rows:
+            picture = [t for t in ids if processor.is_image_token(t)]
+            if len(picture) == processor.image_seq_length:
+                prompt = processor.captioning_prompt(picture)
+                if ids[: len(prompt)] == prompt:
+                    pictures.append(picture)
+        return pictures
+
+    first, second = captioned_pictures(two["input_ids"][: len(one)]), captioned_pictures(two["input_ids"][len(one) :])
+    renders = processor.encode_images([emoji_data.render(e.char) for e in few])
+    assert len(first) == len(second) == (1 + recipe.reading_views) * len(few)
+    assert [p for p in first if p in renders] == [p for p in second if p in renders]
+    views = [p for p in first if p not in renders], [p for p in second if p not in renders]
+    assert views[0] and views[1] and views[0] != views[1]

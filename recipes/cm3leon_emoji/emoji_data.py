@@ -139,8 +139,10 @@ def _base_of(char: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def glyph(char: str) -> Image.Image:
-    """`char` drawn in colour on a transparent CANVAS x CANVAS image, centred by its ink box."""
+    """`char` drawn in colour on a transparent CANVAS x CANVAS image, centred by its ink box (cached: the reading rows
+    draw many views of each emoji; callers must not modify it)."""
     probe = Image.new("RGBA", (CANVAS * 3, CANVAS * 2), (0, 0, 0, 0))
     ImageDraw.Draw(probe).text((CANVAS // 2, CANVAS // 2), char, font=_font(), embedded_color=True)
     box = probe.getchannel("A").getbbox()
