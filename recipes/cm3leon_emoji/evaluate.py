@@ -41,6 +41,12 @@ from cm3leon_emoji import (
 from cm3leon_emoji.judge import ImageJudge  # noqa: E402
 
 
+def _merged_settings(defaults: dict, **kwargs) -> dict:
+    from transformers_cm3leon import CM3LeonImageGenerationConfig
+
+    return CM3LeonImageGenerationConfig.from_defaults(defaults, **kwargs).to_dict()
+
+
 class EmojiEvaluator:
     """Generation helpers and the measurements, for one model folder."""
 
@@ -63,9 +69,11 @@ class EmojiEvaluator:
     def t2i_settings(self, **kwargs) -> dict:
         """`kwargs` over the model's text-to-image defaults, as the pipelines merge them: a default the choice makes
         unused (top-k under CD-K or greedy decoding) is dropped."""
-        from transformers_cm3leon import CM3LeonImageGenerationConfig
+        return _merged_settings(self.t2i_defaults, **kwargs)
 
-        return CM3LeonImageGenerationConfig.from_defaults(self.t2i_defaults, **kwargs).to_dict()
+    def edit_settings(self, **kwargs) -> dict:
+        """`kwargs` over the model's image-editing defaults, merged as `t2i_settings`."""
+        return _merged_settings(self.edit_defaults, **kwargs)
 
     def bank(self):
         if self._bank is None:
@@ -214,7 +222,7 @@ class EmojiEvaluator:
             image_only.append(prompts[1])
             expected.append(target.name)
             kinds.append("remove tone" if instruction == tasks.REMOVE_TONE_INSTRUCTION else instruction.split()[0])
-        images = self.generate_images(full, image_prompt_ids=image_only, **{**self.edit_defaults, **kwargs})
+        images = self.generate_images(full, image_prompt_ids=image_only, **self.edit_settings(**kwargs))
         found = self.judge.identify(images)
         by_kind = defaultdict(list)
         for kind, f, e in zip(kinds, found, expected):
