@@ -21,7 +21,7 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
 4. `sft/`: supervised fine-tuning on the tasks (`tasks.sft_rows`): text-to-image from the bare name and templates
    (some with retrieved documents), captioning and VQA on shifted / scaled views, instruction editing (skin tone,
    colour), and image infilling, in the processor's layouts. The rows are drawn afresh about once an epoch (new
-   views, templates, retrieved documents and masks), so the reading tasks never see the same view twice.
+   views, templates, retrieved documents and masks), so the reading tasks see each view about once.
 5. `drawing/`: more SFT steps, weighted to drawing: every text-to-image row (with and without retrieved documents,
    and unconditional) and editing row, a third of the captioning, VQA and infilling rows (so the model does not
    forget those tasks).
@@ -556,7 +556,7 @@ def ship(model_dir: str) -> str:
 
 
 # The recipe's step and row-draw counts that the command line can override (`--vq-steps` and so on).
-STEP_OPTIONS = (
+COUNT_OPTIONS = (
     "vq_steps",
     "decoder_steps",
     "pretrain_steps",
@@ -571,13 +571,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", default="outputs/cm3leon-emoji", help="Where the stages are written.")
     parser.add_argument("--seed", type=int, default=0)
-    for name in STEP_OPTIONS:
+    for name in COUNT_OPTIONS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--ship", action="store_true", help="Copy the trained model into the package.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     recipe = EmojiRecipe(seed=args.seed)
-    for name in STEP_OPTIONS:
+    for name in COUNT_OPTIONS:
         if getattr(args, name) is not None:
             setattr(recipe, name, getattr(args, name))
     final = train(recipe, args.output_dir)
