@@ -278,7 +278,7 @@ class EmojiEvaluator:
 
     def sample_grid(self, path: str, names: list[str], held_out: set[str]) -> None:
         """One row per prompt: the prompt, 3 samples; held-out prompts marked."""
-        images = self.generate_images(self.prompts(names), num_images_per_prompt=3, **self.t2i_defaults)
+        images = self.generate_images(self.prompts(names), num_images_per_prompt=3, **self.t2i_settings())
         cell, label = 96, 260
         grid = Image.new("RGB", (label + 3 * cell, cell * len(names)), "white")
         draw = ImageDraw.Draw(grid)

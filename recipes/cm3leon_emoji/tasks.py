@@ -132,16 +132,21 @@ def vqa_pairs(e: Emoji, seen_families: dict[str, dict[str, Emoji]], tone_bases: 
     return pairs
 
 
-def sft_rows(seen: list[Emoji], processor, rng: np.random.Generator, reading_views: int) -> dict[str, dict]:
-    """SFT rows by task: `{"input_ids": [...], "labels": [...]}` columns."""
+def sft_rows(
+    seen: list[Emoji], processor, rng: np.random.Generator, reading_views: int, bank: EmojiBank | None = None
+) -> dict[str, dict]:
+    """SFT rows by task: `{"input_ids": [...], "labels": [...]}` columns. `bank` is `build_bank(seen, processor)`
+    (built here if not given; several draws of the rows share one): the renders, their tokens and the retrieval."""
     tokenizer = processor.tokenizer
     eos, eoss = processor.eos_token_id, processor.eoss_token_id
 
     def text_ids(text: str) -> list[int]:
         return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
 
-    renders = {e.char: emoji_data.render(e.char) for e in seen}
-    ids = dict(zip(renders, processor.encode_images(list(renders.values()))))
+    if bank is None:
+        bank = build_bank(seen, processor)
+    renders = dict(zip((e.char for e in seen), bank.images))
+    ids = dict(zip(renders, bank.image_token_ids))
     views = [emoji_data.random_view(e.char, rng) for e in seen for _ in range(reading_views)]
     view_ids = processor.encode_images(views)
     reading_ids = {
@@ -156,7 +161,6 @@ def sft_rows(seen: list[Emoji], processor, rng: np.random.Generator, reading_vie
 
     # Text-to-image: bare name, a template, and the bare name after two retrieved documents (query = name + picture,
     # so the 0.9 relevance cap drops the emoji itself).
-    bank = build_bank(seen, processor)
     retrieved = bank.retrieve(
         [e.name for e in seen], images=[renders[e.char] for e in seen], k=8, seed=int(rng.integers(1 << 30))
     )

@@ -366,11 +366,10 @@ def sft_dataset(
     and masks), each a `task_mixture`, one after the other."""
     import datasets
 
-    draws = []
+    bank, draws = tasks.build_bank(seen, processor), []
     for draw in range(row_draws):
-        rows = tasks.sft_rows(
-            seen, processor, np.random.default_rng([rows_seed, draw]), reading_views=recipe.reading_views
-        )
+        rng = np.random.default_rng([rows_seed, draw])
+        rows = tasks.sft_rows(seen, processor, rng, reading_views=recipe.reading_views, bank=bank)
         draws.append(task_mixture(rows, task_fractions or {}, seed=rows_seed + draw))
     return datasets.concatenate_datasets(draws)
 
