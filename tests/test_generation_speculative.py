@@ -97,3 +97,55 @@ def test_jacobi_needs_the_static_cache(tiny):
         generate(model, *batch(processor, PROMPTS[:1]), parallel_decoding="zipar")
     with pytest.raises(ValueError, match="`draft_length` must be an integer in \\[1, 256\\]"):
         generate(model, *batch(processor, PROMPTS[:1]), parallel_decoding="jacobi", draft_length=0)
+
+
+# -- drafts from a reference picture (retrieval-based drafts) ------------------------------------------------------------
+def test_greedy_drafts_from_a_reference_give_the_sequential_tokens_in_fewer_forwards(tiny):
+    model, processor = tiny
+    ids, mask = batch(processor, PROMPTS)
+    sequential = generate(model, ids, mask, do_sample=False)
+    kwargs = dict(do_sample=False, parallel_decoding="jacobi")
+    # The right picture as the reference: every draft is accepted, one window after the prefill.
+    exact = generate(model, ids, mask, draft_image_token_ids=sequential.image_token_ids, **kwargs)
+    assert torch.equal(exact.image_token_ids, sequential.image_token_ids)
+    assert exact.num_forward_passes == 2
+    # A wrong reference (another picture) changes how many forwards, never the tokens.
+    wrong = sequential.image_token_ids.flip(0).roll(3, dims=1)
+    shuffled = generate(model, ids, mask, draft_image_token_ids=wrong, draft_length=4, **kwargs)
+    assert torch.equal(shuffled.image_token_ids, sequential.image_token_ids)
+    # Two images per prompt: each prompt's reference serves both.
+    two = generate(
+        model, ids, mask, num_images_per_prompt=2, draft_image_token_ids=sequential.image_token_ids, **kwargs
+    )
+    assert torch.equal(two.image_token_ids, sequential.image_token_ids.repeat_interleave(2, 0))
+
+
+def test_sampling_with_reference_drafts_has_the_sequential_distribution():
+    model, processor = get_tiny_cm3leon(initializer_range=0.5)
+    ids = torch.tensor([processor.text_to_image_prompt("a red circle")])
+    n, offset, vocab = 1200, model.config.image_token_offset, model.config.image_vocab_size
+
+    def draw(seed, **extra):
+        tokens = generate(model, ids, num_images_per_prompt=n, generator=torch.Generator().manual_seed(seed), **extra)
+        return _histograms(tokens.image_token_ids, offset, vocab) / n
+
+    reference, other = draw(0), draw(1)
+    # A reference picture drawn once from the model itself: its tokens are likely, so many drafts are accepted.
+    picture = generate(model, ids, generator=torch.Generator().manual_seed(7)).image_token_ids
+    parallel = draw(2, parallel_decoding="jacobi", draft_length=4, draft_image_token_ids=picture)
+    noise = 0.5 * (reference - other).abs().sum(-1)
+    distance = 0.5 * (reference - parallel).abs().sum(-1)
+    assert distance.max() < 3 * noise.max() + 0.02
+    assert distance.mean() < 2 * noise.mean() + 0.01
+
+
+def test_reference_drafts_are_checked(tiny):
+    model, processor = tiny
+    ids, mask = batch(processor, PROMPTS[:1])
+    picture = generate(model, ids, mask, do_sample=False).image_token_ids
+    with pytest.raises(ValueError, match="`draft_image_token_ids` are drafts for speculative decoding"):
+        generate(model, ids, mask, draft_image_token_ids=picture)
+    with pytest.raises(ValueError, match=r"`draft_image_token_ids` must have shape \(1, 16\)"):
+        generate(model, ids, mask, parallel_decoding="jacobi", draft_image_token_ids=picture[:, :4])
+    with pytest.raises(ValueError, match="`draft_image_token_ids` must be image tokens"):
+        generate(model, ids, mask, parallel_decoding="jacobi", draft_image_token_ids=picture * 0)

@@ -1,6 +1,8 @@
 """Image infilling (CM3's masked spans at inference) and interleaved text-and-image output: token layouts, the
 tokens outside the mask, the pipelines and their errors."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -175,6 +177,97 @@ def test_inpainting_pipeline_repairs_images_and_keeps_the_unmasked_tokens(folder
         pipe("x", image=image)
     with pytest.raises(ValueError, match="`image` is required"):
         pipe("x", mask_image=mask)
+
+
+def _likelihood_by_hand(model, prompt_ids, image_ids):
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt_ids + image_ids])).logits[0].float()
+    first, size = model.config.image_token_offset, model.config.image_vocab_size
+    log_probs = torch.log_softmax(logits[len(prompt_ids) - 1 : -1, first : first + size], dim=-1)
+    return float(log_probs.gather(-1, (torch.tensor(image_ids) - first)[:, None]).sum())
+
+
+def test_image_log_likelihood_is_the_image_tokens_log_probability_after_the_prompt(tiny, image):
+    model, processor = tiny
+    prompts = [processor.text_to_image_prompt("a red circle"), processor.text_to_image_prompt("a much longer prompt")]
+    pictures = [processor.encode_images([image])[0], list(reversed(processor.encode_images([image])[0]))]
+    batch = processor.pad(prompts, padding_side="left", return_tensors="pt")
+    scores = model.image_log_likelihood(batch["input_ids"], torch.tensor(pictures), batch["attention_mask"])
+    assert scores.shape == (2,) and scores.dtype == torch.float32
+    for score, prompt, picture in zip(scores, prompts, pictures):  # left padding changes nothing
+        assert float(score) == pytest.approx(_likelihood_by_hand(model, prompt, picture), abs=1e-4)
+    alone = torch.tensor(prompts[:1])
+    with pytest.raises(ValueError, match=r"`image_token_ids` must have shape \(1, 16\)"):
+        model.image_log_likelihood(alone, torch.tensor(pictures))
+    with pytest.raises(ValueError, match=r"`image_token_ids` must be image tokens, ids in \[4, 36\)"):
+        model.image_log_likelihood(alone, torch.zeros(1, 16, dtype=torch.long))
+    with pytest.raises(TypeError, match="`image_token_ids` must be a torch.LongTensor"):
+        model.image_log_likelihood(alone, [pictures[0]])
+    with pytest.raises(ValueError, match="must end with <racm3:break>"):
+        model.image_log_likelihood(alone[:, :-1], torch.tensor(pictures[:1]))
+
+
+def test_inpainting_rerank_keeps_the_repair_the_model_finds_most_likely(folder, image):
+    pipe = pipeline("image-inpainting", model=folder)
+    pipe.set_progress_bar_config(disable=True)
+    processor, model = pipe.processor, pipe.model
+    mask = band_mask(slice(4, 12))
+    kwargs = dict(image=image, mask_image=mask, output_type="tokens", temperature=1.0)
+    candidates = pipe(
+        "a red circle", num_images_per_prompt=4, generator=torch.Generator().manual_seed(0), **kwargs
+    ).images
+    best = pipe("a red circle", rerank=4, generator=torch.Generator().manual_seed(0), **kwargs).images
+    prompt = torch.tensor([processor.text_to_image_prompt("a red circle")]).expand(4, -1)
+    scores = model.image_log_likelihood(prompt, candidates)
+    assert len(set(scores.tolist())) == 4  # distinct repairs
+    assert torch.equal(best, candidates[int(scores.argmax())][None])
+    # Without a prompt, the score reads the picture after the unconditional prompt.
+    candidates = pipe(num_images_per_prompt=4, generator=torch.Generator().manual_seed(1), **kwargs).images
+    best = pipe(rerank=4, generator=torch.Generator().manual_seed(1), **kwargs).images
+    prompt = torch.tensor([processor.unconditional_prompt()]).expand(4, -1)
+    assert torch.equal(best, candidates[int(model.image_log_likelihood(prompt, candidates).argmax())][None])
+    # Two output images of two candidates each: image j keeps the best of candidates j and j + 2.
+    candidates = pipe(
+        "a red circle", num_images_per_prompt=4, generator=torch.Generator().manual_seed(2), **kwargs
+    ).images
+    best = pipe(
+        "a red circle", num_images_per_prompt=2, rerank=2, generator=torch.Generator().manual_seed(2), **kwargs
+    ).images
+    prompt = torch.tensor([processor.text_to_image_prompt("a red circle")]).expand(4, -1)
+    scores = model.image_log_likelihood(prompt, candidates)
+    for j in range(2):
+        group = [j, j + 2]
+        assert torch.equal(best[j], candidates[group[int(scores[group].argmax())]])
+
+
+def test_a_model_declares_its_inpainting_rerank(tiny, image, tmp_path):
+    from transformers_cm3leon.generation import set_image_generation_defaults
+
+    model, processor = tiny
+    declared = copy.deepcopy(model)
+    set_image_generation_defaults(declared.generation_config, "image-inpainting", temperature=1.0, rerank=3)
+    declared.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    pipe = pipeline("image-inpainting", model=str(tmp_path))
+    pipe.set_progress_bar_config(disable=True)
+    kwargs = dict(image=image, mask_image=band_mask(slice(4, 12)), output_type="tokens")
+
+    def repair(**arguments):
+        return pipe("a red circle", generator=torch.Generator().manual_seed(0), **kwargs, **arguments).images
+
+    assert torch.equal(repair(), repair(rerank=3))
+    assert torch.equal(repair(rerank=1), repair(num_images_per_prompt=1, rerank=1))
+    assert not torch.equal(repair(), repair(rerank=1))
+    with pytest.raises(ValueError, match=r"`rerank` is a default of the \['text-to-image', 'image-inpainting'\]"):
+        set_image_generation_defaults(declared.generation_config, "image-editing", rerank=2)
+    with pytest.raises(ValueError, match="`rerank` must be an integer >= 1, got int 0"):
+        set_image_generation_defaults(declared.generation_config, "image-inpainting", rerank=0)
+    declared.generation_config.image_generation_defaults["image-inpainting"]["rerank"] = 0  # a hand-edited folder
+    declared.save_pretrained(tmp_path)
+    with pytest.raises(
+        ValueError, match=r"`generation_config.image_generation_defaults\['image-inpainting'\]\['rerank'\]`"
+    ):
+        pipeline("image-inpainting", model=str(tmp_path))
 
 
 # -- interleaved output ---------------------------------------------------------------------------------------------------

@@ -313,6 +313,18 @@ def clip_scores(clip, images, text) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(image_features, text_features)
 
 
+def _candidates(pipe, count: int) -> torch.LongTensor:
+    """The candidates a `rerank` call on PROMPTS[0] with `seeded(5)` draws, by hand."""
+    batch = left_padded(pipe.processor, [pipe.processor.text_to_image_prompt(PROMPTS[0])])
+    return pipe.model.generate_images(
+        batch["input_ids"],
+        batch["attention_mask"],
+        num_images_per_prompt=count,
+        generator=seeded(5),
+        progress_bar=False,
+    ).image_token_ids
+
+
 def test_rerank_keeps_the_best_clip_scored_candidate_of_each_image(text_to_image, tiny_clip, tmp_path):
     num_images, rerank = 2, 3
     clip = {"clip_model": tiny_clip[0], "clip_processor": tiny_clip[1]}
@@ -332,14 +344,7 @@ def test_rerank_keeps_the_best_clip_scored_candidate_of_each_image(text_to_image
 
     # By hand: the same 6 candidates, image j of the prompt choosing among candidates j, j + 2, j + 4.
     processor = text_to_image.processor
-    batch = left_padded(processor, [processor.text_to_image_prompt(PROMPTS[0])])
-    candidates = text_to_image.model.generate_images(
-        batch["input_ids"],
-        batch["attention_mask"],
-        num_images_per_prompt=num_images * rerank,
-        generator=seeded(5),
-        progress_bar=False,
-    ).image_token_ids
+    candidates = _candidates(text_to_image, num_images * rerank)
     images = processor.image_processor.token_ids_to_images(candidates)
     scores = clip_scores(tiny_clip, images, PROMPTS[0])
     assert len(set(scores.tolist())) == len(scores)  # distinct scores: the choice is not a tie-break
@@ -359,6 +364,21 @@ def test_rerank_keeps_the_best_clip_scored_candidate_of_each_image(text_to_image
     for _ in range(2):
         assert torch.equal(reranked("tokens", clip_model=path), tokens)
     assert ("CLIP model", path) in text_to_image._models_loaded_on_demand
+
+
+def test_rerank_without_clip_keeps_the_candidate_the_model_finds_most_likely(text_to_image):
+    num_images, rerank = 2, 3
+    tokens = text_to_image(
+        PROMPTS[0], num_images_per_prompt=num_images, rerank=rerank, generator=seeded(5), output_type="tokens"
+    ).images
+    processor, model = text_to_image.processor, text_to_image.model
+    candidates = _candidates(text_to_image, num_images * rerank)
+    prompt = torch.tensor([processor.text_to_image_prompt(PROMPTS[0])])
+    scores = model.image_log_likelihood(prompt.expand(len(candidates), -1), candidates)
+    assert len(set(scores.tolist())) == len(scores)
+    for j in range(num_images):
+        group = list(range(j, num_images * rerank, num_images))
+        assert torch.equal(tokens[j], candidates[group[int(scores[group].argmax())]])
 
 
 # -- retrieval ---------------------------------------------------------------------------------------------------------
@@ -410,6 +430,32 @@ def test_documents_of_a_cm3leon_retriever_are_laid_out_from_their_image_token_id
     eos, brk = processor.eos_token_id, processor.break_token_id
     expected = [eos, *text, brk, *image_ids, brk, *prompt, brk]
     assert generate_calls[0]["input_ids"][0].tolist() == expected
+
+
+def test_speculative_decoding_drafts_from_the_first_retrieved_picture(text_to_image, generate_calls, input_image):
+    from transformers_cm3leon.retrieval import RetrievedDocument
+
+    image_ids = list(range(4, 4 + NUM_IMAGE_TOKENS))
+    documents = [
+        RetrievedDocument(text="a blue square", image_token_ids=image_ids, image_path=None, score=0.8, index=0),
+        ["the number three", input_image],
+    ]
+    retriever = FakeRetriever(documents)
+    kwargs = dict(retriever=retriever, num_retrieved_docs=2, generator=seeded(), output_type="tokens")
+    drafted = text_to_image(PROMPTS, parallel_decoding="jacobi", **kwargs).images
+    assert generate_calls[0]["draft_image_token_ids"].tolist() == [image_ids, image_ids]
+    # Only with speculative decoding, and the images are those of the sequential loop's distribution: greedy, equal.
+    sequential = text_to_image(PROMPTS, **kwargs).images
+    assert "draft_image_token_ids" not in generate_calls[1] and drafted.shape == sequential.shape
+    greedy = dict(kwargs, do_sample=False)
+    assert torch.equal(
+        text_to_image(PROMPTS, parallel_decoding="jacobi", **greedy).images, text_to_image(PROMPTS, **greedy).images
+    )
+    # A picture given as an image is encoded into its tokens.
+    retriever.documents = documents[::-1]
+    text_to_image(PROMPTS[:1], parallel_decoding="jacobi", **kwargs)
+    expected = text_to_image.processor.image_processor.images_to_token_ids([input_image]).tolist()
+    assert generate_calls[-1]["draft_image_token_ids"].tolist() == expected
 
 
 # -- image editing -----------------------------------------------------------------------------------------------------
@@ -583,7 +629,6 @@ BAD_PIPELINE_ARGUMENTS = [
     (dict(guidance_scale=float("nan")), ValueError, r"`guidance_scale` must be a finite number"),
     (dict(num_images_per_prompt=0), ValueError, r"`num_images_per_prompt` must be an integer >= 1, got int 0"),
     (dict(return_dict="yes"), TypeError, r"`return_dict` must be a bool"),
-    (dict(rerank=2), ValueError, r"`rerank`=2 scores candidates with CLIP: pass `clip_model=`"),
     (dict(rerank=0), ValueError, r"`rerank` must be an integer >= 1"),
     (dict(clip_model="openai/clip-vit-large-patch14"), ValueError, r"pass `rerank` > 1"),
     (dict(clip_model=object(), rerank=2), TypeError, r"`clip_model` must be a CLIP-like model"),

@@ -8,6 +8,7 @@
 - `prompts.py`        the guidance streams of a generation (checked, repeated per image, left-padded)
 - `decoding.py`       the sequential loop: prefill, decode_one_token, decode_n_tokens
 - `speculative.py`    speculative Jacobi decoding: several image tokens per forward
+- `scoring.py`        the model's own score of a picture, log p(image | prompt) (best-of-N without CLIP)
 - `mixin.py`          the public API: generate_images, generate_text
 """
 

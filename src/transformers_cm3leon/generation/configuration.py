@@ -27,6 +27,8 @@ PARALLEL_DECODING = ("jacobi",)
 MAX_GUIDANCE_SCALE = 1e4
 # The tasks whose defaults a model may declare in `generation_config.image_generation_defaults`.
 TASKS = ("text-to-image", "image-editing", "image-inpainting")
+# The tasks whose pipelines take `rerank` (best-of-N), which a model may declare beside its settings.
+RERANK_TASKS = ("text-to-image", "image-inpainting")
 
 # Settings that only shape a random draw: unused by greedy decoding.
 _SAMPLING_ONLY = ("temperature", "top_k", "top_p")
@@ -203,7 +205,20 @@ class CM3LeonImageGenerationConfig:
 
 
 def model_defaults(generation_config, task: str) -> dict:
-    """A model's declared defaults for `task` (`generation_config.image_generation_defaults`), checked."""
+    """A model's declared generation settings for `task` (`generation_config.image_generation_defaults`), checked;
+    without `rerank` (see `model_rerank`)."""
+    defaults = _declared(generation_config, task)
+    defaults.pop("rerank", None)
+    return defaults
+
+
+def model_rerank(generation_config, task: str) -> int:
+    """The best-of-N a model declares for `task`'s pipeline (`image_generation_defaults[task]["rerank"]`), or 1."""
+    rerank = _declared(generation_config, task).get("rerank", 1)
+    return check_int(f"generation_config.image_generation_defaults[{task!r}]['rerank']", rerank, 1)
+
+
+def _declared(generation_config, task: str) -> dict:
     per_task = getattr(generation_config, "image_generation_defaults", None) or {}
     if not isinstance(per_task, Mapping):
         raise TypeError(
@@ -219,9 +234,11 @@ def model_defaults(generation_config, task: str) -> dict:
     return dict(defaults)
 
 
-def set_image_generation_defaults(generation_config, task: str, **settings) -> None:
+def set_image_generation_defaults(generation_config, task: str, rerank: int | None = None, **settings) -> None:
     """Declare `settings` as the model's defaults for `task` (what its pipelines use when the caller leaves a setting
-    unset), checked, in `generation_config.image_generation_defaults[task]`.
+    unset), checked, in `generation_config.image_generation_defaults[task]`. `rerank` (text-to-image and inpainting)
+    is the pipeline's best-of-N: candidates drawn per image, the best kept by CLIP when the caller gives one, otherwise
+    by the model's own likelihood.
 
     The generation config is then marked as a config of its own: transformers re-derives one flagged as built from
     the model config (`_from_model_config`) when loading it, which would drop the defaults silently.
@@ -240,8 +257,13 @@ def set_image_generation_defaults(generation_config, task: str, **settings) -> N
     """
     check_choice("task", task, TASKS)
     CM3LeonImageGenerationConfig.from_defaults(settings).validate(editing=task == "image-editing")
+    declared = dict(settings)
+    if rerank is not None:
+        if task not in RERANK_TASKS:
+            raise ValueError(f"`rerank` is a default of the {list(RERANK_TASKS)} pipelines, not of {task!r}.")
+        declared["rerank"] = check_int("rerank", rerank, 1)
     per_task = dict(getattr(generation_config, "image_generation_defaults", None) or {})
-    per_task[task] = dict(settings)
+    per_task[task] = declared
     generation_config.image_generation_defaults = per_task
     generation_config._from_model_config = False
 
@@ -251,5 +273,6 @@ __all__ = [
     "DECODING_STRATEGIES",
     "TASKS",
     "model_defaults",
+    "model_rerank",
     "set_image_generation_defaults",
 ]

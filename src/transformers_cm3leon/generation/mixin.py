@@ -24,7 +24,14 @@ from .decoding import (
     decode_one_token,
     prefill,
 )
-from .prompts import GuidanceStreams, build_streams, check_context_length, check_memory, check_prompt
+from .prompts import (
+    GuidanceStreams,
+    build_streams,
+    check_context_length,
+    check_image_tokens,
+    check_memory,
+    check_prompt,
+)
 from .sampling import ImageTokenSampler, draw_uniforms
 
 logger = logging.get_logger(__name__)
@@ -87,6 +94,7 @@ class CM3LeonImageGenerationMixin:
         cd_alpha: float | None = None,
         parallel_decoding: str | None = None,
         draft_length: int | None = None,
+        draft_image_token_ids: torch.LongTensor | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         progress_bar: bool = True,
         callback_on_step_end: StepCallback | None = None,
@@ -121,6 +129,11 @@ class CM3LeonImageGenerationMixin:
             cd_alpha, parallel_decoding, draft_length, cache_implementation, compile:
                 The settings of [`CM3LeonImageGenerationConfig`] (see there for their defaults and allowed values);
                 each overrides the same setting of `generation_config`.
+            draft_image_token_ids (`torch.LongTensor` of shape `(batch_size, image_seq_length)`, *optional*):
+                With `parallel_decoding="jacobi"`: a reference picture per prompt whose tokens are proposed as the
+                drafts (retrieval-based speculative decoding: a retrieved document's picture, or the picture being
+                edited). Drafts pass the same acceptance rule, so the images keep the distribution of sequential
+                sampling; a reference close to what the model draws only saves forwards.
             generator (`torch.Generator` or a list, *optional*):
                 One generator for the whole batch, or one per prompt, or one per image (diffusers' convention). With a
                 list, prompt `b` gets the same images batched or alone (with its generator). All random numbers of
@@ -162,6 +175,16 @@ class CM3LeonImageGenerationMixin:
             prompts.append(("image_input_ids", image_input_ids, image_attention_mask))
         prompts.append(("negative_input_ids", negative_input_ids, negative_attention_mask))
         self._check_generation_inputs(prompts, num_images_per_prompt, generator, progress_bar, callback_on_step_end)
+        reference = None
+        if draft_image_token_ids is not None:
+            if settings.parallel_decoding is None:
+                raise ValueError(
+                    "`draft_image_token_ids` are drafts for speculative decoding; pass `parallel_decoding='jacobi'` "
+                    "or drop them."
+                )
+            check_image_tokens(self.config, "draft_image_token_ids", draft_image_token_ids, input_ids.shape[0])
+            reference = draft_image_token_ids.to(self.device).repeat_interleave(num_images_per_prompt, dim=0)
+            reference = reference - self.config.image_token_offset
         if not settings.is_guided(editing):
             if negative_input_ids is not None:
                 logger.warning(
@@ -174,7 +197,14 @@ class CM3LeonImageGenerationMixin:
         check_context_length(self.config, prompts, streams, num_tokens)
         check_memory(self, streams, num_tokens)
         token_ids, num_drawn, num_forwards = self._draw_image_tokens(
-            streams, num_tokens, settings, num_images_per_prompt, generator, progress_bar, callback_on_step_end
+            streams,
+            num_tokens,
+            settings,
+            num_images_per_prompt,
+            generator,
+            progress_bar,
+            callback_on_step_end,
+            reference,
         )
         return self._image_generation_output(
             prompts, streams, token_ids, num_drawn, num_forwards, num_images_per_prompt
@@ -263,6 +293,32 @@ class CM3LeonImageGenerationMixin:
         )
 
     @torch.no_grad()
+    def image_log_likelihood(
+        self,
+        input_ids: torch.LongTensor,
+        image_token_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.FloatTensor:
+        r"""
+        The model's own score of pictures: log p(image tokens | prompt), teacher-forced in one forward.
+
+        The sum of the image tokens' log-probabilities after each prompt, over the image vocabulary (the distribution
+        `generate_images` samples at guidance 1 and temperature 1). The pipelines' best-of-N (`rerank`) keeps the
+        candidate it scores highest when no CLIP model is given.
+
+        Args:
+            input_ids, attention_mask: Left-padded prompts ending with `<racm3:break>`, `(batch_size, length)`, e.g.
+                `processor.text_to_image_prompt(...)` or `processor.unconditional_prompt()`.
+            image_token_ids (`torch.LongTensor` of shape `(batch_size, image_seq_length)`): One picture per prompt
+                row, as vocabulary ids (`generate_images(...).image_token_ids`).
+
+        Returns:
+            `torch.FloatTensor` of shape `(batch_size,)`: the log-likelihoods, in float32.
+        """
+        from .scoring import image_log_likelihood
+
+        return image_log_likelihood(self, input_ids, image_token_ids, attention_mask)
+
     def generate_interleaved(
         self,
         input_ids: torch.LongTensor,
@@ -378,9 +434,10 @@ class CM3LeonImageGenerationMixin:
         generator,
         progress_bar: bool,
         callback: StepCallback | None,
+        reference: torch.LongTensor | None = None,
     ) -> tuple[torch.LongTensor, int, int]:
         """Draw `num_tokens` image tokens per image after the streams' prompts; returns `(token_ids, number drawn,
-        forward passes)`."""
+        forward passes)`. `reference`: codes `(images, num_tokens)` the speculative loop drafts from."""
         sampler = ImageTokenSampler(
             num_streams=streams.num_streams,
             num_images=streams.num_images,
@@ -405,7 +462,7 @@ class CM3LeonImageGenerationMixin:
                 from .speculative import decode_speculative
 
                 return decode_speculative(
-                    self, streams, num_tokens, sampler, settings, generator, num_prompts, callback, progress
+                    self, streams, num_tokens, sampler, settings, generator, num_prompts, callback, progress, reference
                 )
             uniforms = None
             if settings.do_sample:

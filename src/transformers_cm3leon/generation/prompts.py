@@ -72,6 +72,28 @@ def check_prompt(
         )
 
 
+def check_image_tokens(config, name: str, image_token_ids, batch_size: int) -> None:
+    """One picture per prompt row: `(batch_size, image_seq_length)` image-token ids."""
+    if not isinstance(image_token_ids, torch.Tensor) or image_token_ids.is_floating_point():
+        raise TypeError(
+            f"`{name}` must be a torch.LongTensor of shape (batch_size, image_seq_length), got "
+            f"{describe(image_token_ids)}."
+        )
+    expected = (batch_size, config.image_seq_length)
+    if tuple(image_token_ids.shape) != expected:
+        raise ValueError(
+            f"`{name}` must have shape {expected} (one image per prompt row, "
+            f"image_seq_length={config.image_seq_length}), got {tuple(image_token_ids.shape)}."
+        )
+    first, last = config.image_token_offset, config.image_token_offset + config.image_vocab_size
+    low, high = int(image_token_ids.min()), int(image_token_ids.max())
+    if low < first or high >= last:
+        raise ValueError(
+            f"`{name}` must be image tokens, ids in [{first}, {last}) (`config.image_token_ids`), got values "
+            f"in [{low}, {high}]."
+        )
+
+
 def build_streams(
     config,
     prompts: list[tuple[str, torch.Tensor | None, torch.Tensor | None]],
@@ -158,4 +180,11 @@ def _left_pad(input_ids, attention_mask, length: int, pad_token_id: int):
     return F.pad(input_ids, (num_pad, 0), value=pad_token_id), F.pad(attention_mask, (num_pad, 0), value=0)
 
 
-__all__ = ["GuidanceStreams", "build_streams", "check_context_length", "check_memory", "check_prompt"]
+__all__ = [
+    "GuidanceStreams",
+    "build_streams",
+    "check_context_length",
+    "check_image_tokens",
+    "check_memory",
+    "check_prompt",
+]

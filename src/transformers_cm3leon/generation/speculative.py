@@ -17,7 +17,10 @@ gave them (conditioned on drafts that turned out wrong, but a known `q` all the 
 end with the token one image row above each new position when that token is already accepted (a deterministic
 draft: `q` is one-hot, so it is accepted with probability `P(d)`), else with a uniform draft. A good model's stale
 distributions are usually right, and images repeat along their columns (backgrounds, outlines), so most drafts are
-accepted at the next forward.
+accepted at the next forward. Given a reference image (`draft_image_token_ids`: a retrieved document's picture, the
+picture being edited), its token at each new position is the draft instead, also one-hot: retrieval-based
+speculative decoding (He et al. 2023, "REST"). A reference changes how many forwards an image takes, never its
+distribution.
 
 Every image advances by its own number of tokens, so the KV cache is written per row (`RowwiseStaticCache`): each
 forward writes the window's keys and values at each row's own slots, overwriting the rejected drafts of the
@@ -97,9 +100,13 @@ def _uniforms(generator, num_images: int, count: int, device) -> torch.Tensor:
     return torch.cat([torch.rand((per_generator, count), generator=g, device=g.device).to(device) for g in generator])
 
 
-def _fresh_drafts(token_ids, num_accepted, offsets, grid: int, uniforms, vocab: int):
-    """Drafts for the window positions no forward has seen: the accepted token one image row above (`grid` tokens
-    back) where there is one, else uniform draws; and their `q` (one-hot, or uniform)."""
+def _fresh_drafts(token_ids, num_accepted, offsets, grid: int, uniforms, vocab: int, reference=None):
+    """Drafts for the window positions no forward has seen, and their `q`: the reference image's token at that
+    position when there is a reference (one-hot); else the accepted token one image row above (`grid` tokens back)
+    where there is one (one-hot), else uniform draws."""
+    if reference is not None:
+        drafts = reference.gather(1, (num_accepted[:, None] + offsets).clamp(max=reference.shape[1] - 1))
+        return drafts, torch.nn.functional.one_hot(drafts, vocab).float()
     above_index = num_accepted[:, None] + offsets - grid
     known = (above_index >= 0) & (offsets < grid)[None, :]
     above = token_ids.gather(1, above_index.clamp(0, token_ids.shape[1] - 1))  # unknown positions: any valid index
@@ -119,9 +126,11 @@ def decode_speculative(
     num_prompts: int,
     callback: StepCallback | None,
     progress,
+    reference: torch.LongTensor | None = None,
 ) -> tuple[torch.LongTensor, int, int]:
     """Draw `num_tokens` image tokens per image by speculative Jacobi decoding; returns `(token_ids, number drawn,
-    forward passes)`, as the sequential loop."""
+    forward passes)`, as the sequential loop. `reference` `(num_images, num_tokens)`: codes to draft from (e.g. a
+    retrieved picture's), instead of the row above."""
     device = model.device
     config = model.config
     draft_length = settings.draft_length
@@ -167,7 +176,9 @@ def decode_speculative(
         if greedy
         else _uniforms(generator, num_images, draft_length, device)
     )
-    drafts, draft_probs = _fresh_drafts(token_ids, num_accepted, offsets[:draft_length], grid, initial_uniforms, vocab)
+    drafts, draft_probs = _fresh_drafts(
+        token_ids, num_accepted, offsets[:draft_length], grid, initial_uniforms, vocab, reference
+    )
 
     # Fixed buffers of the window step (same shapes and addresses every forward, so the step compiles).
     window_ids = torch.empty((rows, width), dtype=torch.long, device=device)
@@ -245,7 +256,7 @@ def decode_speculative(
         stale_probs = probs.gather(1, gathered)
         fresh_uniforms = torch.zeros_like(drafts, dtype=probs.dtype) if greedy else uniforms[:, draft_length + 1 :]
         fresh, fresh_probs = _fresh_drafts(
-            token_ids, num_accepted, offsets[:draft_length], grid, fresh_uniforms, vocab
+            token_ids, num_accepted, offsets[:draft_length], grid, fresh_uniforms, vocab, reference
         )
         if greedy:
             drafts = torch.where(valid, stale_scores.argmax(-1), fresh)

@@ -1,7 +1,7 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
 """What the CM3Leon image pipelines share: the settings of a call, one `generate_images` call for the whole batch,
-best-of-N CLIP re-ranking, VQ decoding, the optional upscaler, and diffusers-style outputs.
+best-of-N re-ranking (CLIP, or the model's own likelihood), VQ decoding, the optional upscaler, and diffusers-style outputs.
 
 A transformers `Pipeline` returns one output per input and a list for a list of inputs; diffusers returns ONE output
 whose `.images` holds every image of the call. These pipelines follow diffusers: `__call__` packs all prompts into a
@@ -22,7 +22,7 @@ import torch
 from transformers import Pipeline, Swin2SRForImageSuperResolution
 from transformers.utils import logging
 
-from ..generation.configuration import CM3LeonImageGenerationConfig, model_defaults
+from ..generation.configuration import CM3LeonImageGenerationConfig, model_defaults, model_rerank
 from ..validation import check_bool, check_choice, check_int, describe
 from .pipeline_output import CM3LeonImagePipelineOutput
 from .reranking import load_clip_reranker, rerank_images
@@ -118,10 +118,12 @@ class CM3LeonImageGenerationPipeline(Pipeline):
             )
         image_processor.vq_model.to(self.device)
         self.generation_config()  # the model's and the pipeline's settings, checked now
+        model_rerank(self.model.generation_config, self.task_name)
 
     def generation_config(self, **arguments) -> CM3LeonImageGenerationConfig:
         """The generation settings of a call: the model's declared defaults for this task, under those given to
-        `pipeline(...)`, under `arguments` (`None` = not given); checked."""
+        `pipeline(...)`, under `arguments` (`None` = not given); checked. (A declared `rerank` is a pipeline
+        argument, applied by `_run`.)"""
         defaults = {**model_defaults(self.model.generation_config, self.task_name), **self._pipeline_settings}
         config = CM3LeonImageGenerationConfig.from_defaults(defaults, **arguments)
         config.validate(self.model.config.image_vocab_size, editing=self.editing)
@@ -171,6 +173,10 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         for name in arguments:
             if name in GENERATION_SETTINGS:
                 raise TypeError(f"`{name}` was given twice.")
+        if "rerank" in self._forward_arguments and "rerank" not in arguments and "rerank" not in self._forward_params:
+            declared = model_rerank(self.model.generation_config, self.task_name)  # the model's best-of-N
+            if declared > 1:
+                arguments["rerank"] = declared
         params = {**self._preprocess_params, **self._forward_params, **self._postprocess_params, **arguments}
         for name, value in arguments.items():
             self._check_argument(name, value)
@@ -279,6 +285,10 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         **generate_kwargs,
     ) -> dict:
         prompts = model_inputs.pop("prompts")
+        # Speculative decoding drafts from each prompt's first retrieved picture, when there is one.
+        drafts = model_inputs.pop("draft_image_token_ids", None)
+        if generation_config.parallel_decoding is not None and drafts is not None:
+            generate_kwargs["draft_image_token_ids"] = drafts
         generation = self.model.generate_images(
             **model_inputs,
             num_images_per_prompt=num_images_per_prompt * rerank,
@@ -296,6 +306,7 @@ class CM3LeonImageGenerationPipeline(Pipeline):
             clip_processor,
             upscaler,
             decode_images,
+            scoring_prompts=(model_inputs["input_ids"], model_inputs["attention_mask"]),
         )
 
     def _images_from_tokens(
@@ -309,13 +320,17 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         clip_processor,
         upscaler,
         decode_images,
+        scoring_prompts=None,
     ) -> dict:
+        """Pixels (and the upscaler) for complete images, after best-of-`rerank`; `scoring_prompts` are the
+        left-padded prompt ids and mask, one row per prompt, that the model's own score reads (`rerank` without
+        CLIP)."""
         if not is_complete:
             return {"image_token_ids": token_ids, "pixel_values": None, "is_complete": False}
         pixel_values = None
         if rerank > 1:
             token_ids, pixel_values = self._rerank(
-                token_ids, prompts, num_images_per_prompt, rerank, clip_model, clip_processor
+                token_ids, prompts, num_images_per_prompt, rerank, clip_model, clip_processor, scoring_prompts
             )
         if decode_images:
             if pixel_values is None:
@@ -333,20 +348,29 @@ class CM3LeonImageGenerationPipeline(Pipeline):
     def _load_upscaler(self, name: str):
         return load_upscaler(name, **self._hub_kwargs).to(self.device)
 
-    def _rerank(self, token_ids, prompts, num_images_per_prompt, rerank, clip_model, clip_processor):
-        """Keep the best of `rerank` candidates for each output image, by CLIP score against its prompt."""
+    def _rerank(self, token_ids, prompts, num_images_per_prompt, rerank, clip_model, clip_processor, scoring_prompts):
+        """Keep the best of `rerank` candidates for each output image: by CLIP score against its prompt when a
+        `clip_model` is given, otherwise by the model's own `image_log_likelihood` after `scoring_prompts`."""
+        # The candidates of prompt b are at rows b*M ... (b+1)*M - 1 (M = images x rerank). Output image j of a
+        # prompt gets candidates j, j + N, j + 2N, ... (a stride of N = num_images_per_prompt), so that with
+        # decoding_strategy="mixture" (first half top-p, second half CD-K) every image's candidates mix both
+        # strategies, as in the paper's best-of-N.
+        num_prompts, length = len(prompts), token_ids.shape[-1]
+        candidates = token_ids.view(num_prompts, rerank, num_images_per_prompt, length).transpose(1, 2)
+        candidates = candidates.reshape(-1, length)
+        if clip_model is None:
+            prompt_ids, prompt_mask = (
+                tensor.to(candidates.device).repeat_interleave(num_images_per_prompt * rerank, dim=0)
+                for tensor in scoring_prompts
+            )
+            scores = self.model.image_log_likelihood(prompt_ids, candidates, prompt_mask).view(-1, rerank)
+            best = scores.argmax(dim=-1) + torch.arange(0, len(candidates), rerank, device=scores.device)
+            return candidates[best], None
         if isinstance(clip_model, str):
             loaded_model, loaded_processor = self._load_on_demand(
                 "CLIP model", clip_model, lambda name: load_clip_reranker(name, **self._hub_kwargs)
             )
             clip_model, clip_processor = loaded_model.to(self.device), clip_processor or loaded_processor
-        # generate_images returns the candidates of prompt b at rows b*M ... (b+1)*M - 1 (M = images x rerank).
-        # Output image j of a prompt gets candidates j, j + N, j + 2N, ... (a stride of N = num_images_per_prompt),
-        # so that with decoding_strategy="mixture" (first half top-p, second half CD-K) every image's candidates mix
-        # both strategies, as in the paper's best-of-N.
-        num_prompts, length = len(prompts), token_ids.shape[-1]
-        candidates = token_ids.view(num_prompts, rerank, num_images_per_prompt, length).transpose(1, 2)
-        candidates = candidates.reshape(-1, length)
         pixel_values = self._decode(candidates)
         images = self.processor.image_processor.postprocess(pixel_values, output_type="pil")
         image_prompts = [prompt for prompt in prompts for _ in range(num_images_per_prompt)]

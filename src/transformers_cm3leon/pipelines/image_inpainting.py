@@ -40,7 +40,7 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
     """
 
     task_name = "image-inpainting"
-    _forward_arguments = CM3LeonImageGenerationPipeline._forward_arguments
+    _forward_arguments = CM3LeonImageGenerationPipeline._forward_arguments + ("rerank",)
 
     def __call__(
         self,
@@ -72,7 +72,13 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
             num_images_per_prompt (`int`, *optional*, defaults to 1): Repairs per image.
             generator, temperature, top_k, top_p, parallel_decoding, output_type, return_dict,
             callback_on_step_end: As in the text-to-image pipeline.
-            kwargs: The other settings of [`CM3LeonImageGenerationConfig`], `upscaler` and `progress_bar`.
+            kwargs: The other settings of [`CM3LeonImageGenerationConfig`], `upscaler`, `progress_bar` and
+                `rerank` (`int`): best-of-N: draw `rerank` repairs per output image and keep the one whose whole
+                picture the model finds most likely after the prompt in the text-to-image layout
+                ([`~CM3LeonForCausalLM.image_log_likelihood`] after `processor.text_to_image_prompt(prompt)`, or after
+                `processor.unconditional_prompt()` without a prompt). The sampler sees the rows below a masked band
+                only through the sentinel layout; this score reads them after the band, so a band that does not fit
+                them scores low. A model may declare its own default (the default model: 16).
 
         Returns:
             [`CM3LeonImagePipelineOutput`] with the repaired images, image-major.
@@ -140,6 +146,7 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
         callback_on_step_end=None,
         upscaler=None,
         decode_images: bool = True,
+        rerank: int = 1,
         **generate_kwargs,
     ) -> dict:
         processor = self.processor
@@ -156,7 +163,7 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
                 torch.tensor([conditional]),
                 run_lengths=[stop - start for start, stop in runs],
                 negative_input_ids=negative,
-                num_images_per_prompt=num_images_per_prompt,
+                num_images_per_prompt=num_images_per_prompt * rerank,
                 callback_on_step_end=self._step_callback(callback_on_step_end),
                 generation_config=config,
                 **generate_kwargs,
@@ -165,8 +172,28 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
                 return {"image_token_ids": output.image_token_ids, "pixel_values": None, "is_complete": False}
             filled += [processor.fill_masked_runs(image, runs, row) for row in output.image_token_ids]
         token_ids = torch.tensor(filled, device=self.model.device)
+        scoring_prompts = None
+        if rerank > 1:
+            scoring_prompts = processor.pad(
+                [
+                    processor.unconditional_prompt() if prompt is None else processor.text_to_image_prompt(prompt)
+                    for prompt in inputs["prompts"]
+                ],
+                padding_side="left",
+                return_tensors="pt",
+            )
+            scoring_prompts = (scoring_prompts["input_ids"], scoring_prompts["attention_mask"])
         return self._images_from_tokens(
-            token_ids, True, inputs["prompts"], num_images_per_prompt, 1, None, None, upscaler, decode_images
+            token_ids,
+            True,
+            inputs["prompts"],
+            num_images_per_prompt,
+            rerank,
+            None,
+            None,
+            upscaler,
+            decode_images,
+            scoring_prompts=scoring_prompts,
         )
 
 

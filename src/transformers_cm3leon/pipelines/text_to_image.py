@@ -87,7 +87,8 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
             temperature (`float`, *optional*, defaults to 1.0), top_k (`int`, *optional*), top_p (`float`,
                 *optional*): The sampling settings.
             parallel_decoding (`str`, *optional*): `"jacobi"`: several image tokens per forward (speculative Jacobi
-                decoding; the same distribution as one token per forward).
+                decoding; the same distribution as one token per forward). With a `retriever`, each prompt's first
+                retrieved picture is its drafts (`draft_image_token_ids` of `generate_images`).
             output_type (`str`, *optional*, defaults to `"pil"`):
                 `"pil"` (list of `PIL.Image.Image`), `"np"` (float32 `(N, H, W, 3)` in [0, 1]), `"pt"` (float32
                 `(N, 3, H, W)` in [0, 1]) or `"tokens"` (the image token ids, `(N, image_seq_length)`).
@@ -103,8 +104,9 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
                 `draft_length`, `cache_implementation`, `compile`) and:
 
                 - `rerank` (`int`): best-of-N ("self-rerank"): draw `rerank` candidates per output image and keep the
-                  one with the best CLIP score against the prompt (the paper's FID uses 8). Needs `clip_model` (a
-                  `CLIPModel` with `clip_processor`, or an id loaded at first use).
+                  one with the best CLIP score against the prompt when `clip_model` is given (a `CLIPModel` with
+                  `clip_processor`, or an id loaded at first use; the paper's FID uses 8), otherwise the one the model
+                  itself finds most likely after its prompt ([`~CM3LeonForCausalLM.image_log_likelihood`]).
                 - `retriever`: a `CM3LeonRetriever` (or any object with `retrieve(texts=..., k=...)`): the documents it
                   returns for a prompt are laid out before it; `num_retrieved_docs` of them (the retriever's default).
                 - `upscaler` (`Swin2SRForImageSuperResolution` or `str`): super-resolution after VQ decoding.
@@ -203,11 +205,6 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
             raise ValueError("`num_retrieved_docs` needs a `retriever`.")
         rerank = params.get("rerank", 1)
         clip_model, clip_processor = params.get("clip_model"), params.get("clip_processor")
-        if rerank > 1 and clip_model is None:
-            raise ValueError(
-                f"`rerank`={rerank} scores candidates with CLIP: pass `clip_model=` (a CLIPModel with "
-                "`clip_processor=`, or an id such as 'openai/clip-vit-large-patch14', loaded on demand)."
-            )
         if rerank == 1 and (clip_model is not None or clip_processor is not None):
             raise ValueError("`clip_model` / `clip_processor` score candidates for `rerank`; pass `rerank` > 1.")
         if clip_model is not None and not isinstance(clip_model, str) and clip_processor is None:
@@ -225,6 +222,12 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
         ]
         batch = processor.pad(prompt_ids, padding_side="left", return_tensors="pt")
         model_inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "prompts": prompts}
+        drafts = [_first_picture(documents) for documents in retrieved]
+        if retriever is not None and all(picture is not None for picture in drafts):
+            # With `parallel_decoding`, the best retrieved picture is each prompt's draft (retrieval-based drafts).
+            model_inputs["draft_image_token_ids"] = torch.tensor(
+                [p if _is_token_ids(p) else processor.encode_images([p])[0] for p in drafts]
+            )
         if negative_prompt is not None:
             negatives = [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else negative_prompt
             negative = processor.pad(
@@ -233,6 +236,26 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
             model_inputs["negative_input_ids"] = negative["input_ids"]
             model_inputs["negative_attention_mask"] = negative["attention_mask"]
         return model_inputs
+
+
+def _first_picture(documents):
+    """The picture of the first retrieved document that has one (token ids or an image), or `None`."""
+    for document in documents or []:
+        if hasattr(document, "image_token_ids"):
+            picture = document.image_token_ids if document.image_token_ids is not None else document.image
+            segments = [picture]
+        else:
+            segments = document
+        for segment in segments:
+            if segment is not None and not isinstance(segment, str):
+                return segment
+    return None
+
+
+def _is_token_ids(picture) -> bool:
+    return isinstance(picture, (list, tuple)) or (
+        isinstance(picture, torch.Tensor) and not picture.is_floating_point()
+    )
 
 
 __all__ = ["CM3LeonTextToImagePipeline"]
