@@ -4,6 +4,7 @@ Both paths draw the same images in distribution (the speculative-sampling rule);
 only means something on trained weights. Run on the shipped default model and on the trained test model:
 
     python benchmarks/benchmark_speculative.py --threads 2 --json speculative.json
+    python benchmarks/benchmark_speculative.py --retrieval-drafts   # + drafts from the top retrieved picture
     python benchmarks/benchmark_speculative.py --model tests/fixtures/cm3leon-mini --prompts "a red circle" "a blue square"
 
 Each (path, batch size) is timed round-robin with the other path, `--repeats` rounds after a warm-up, on the same
@@ -32,6 +33,12 @@ def parse_args():
     parser.add_argument(
         "--draft-length", type=int, default=None, help="Draft tokens per forward (default: the config's)."
     )
+    parser.add_argument(
+        "--retrieval-drafts",
+        action="store_true",
+        help="Also time speculative decoding drafting from the top retrieved picture (the emoji recipe's bank; "
+        "retrieval time included): the default model only.",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default=None)
@@ -56,6 +63,9 @@ def main():
     if args.draft_length is not None:
         speculative["draft_length"] = args.draft_length
     prompts = [processor.text_to_image_prompt(text) for text in args.prompts]
+    bank = None
+    if args.retrieval_drafts:
+        bank = _emoji_bank(model, processor)
     results = {
         "model": model_dir,
         "threads": torch.get_num_threads(),
@@ -70,6 +80,13 @@ def main():
         batch = processor.pad(rows, padding_side="left", return_tensors="pt")
         generator = torch.Generator().manual_seed(start)
         started = time.perf_counter()
+        if extra.get("draft_image_token_ids") == "retrieved":
+            texts = [args.prompts[(start + i) % len(prompts)] for i in range(batch_size)]
+            documents = bank.retrieve(texts, k=1, seed=0)
+            extra = {
+                **extra,
+                "draft_image_token_ids": torch.tensor([docs[0]["image_token_ids"] for docs in documents]),
+            }
         output = model.generate_images(
             batch["input_ids"], batch["attention_mask"], generator=generator, progress_bar=False, **defaults, **extra
         )
@@ -78,6 +95,8 @@ def main():
     with torch.no_grad():
         for batch_size in args.batch_sizes:
             paths = {"sequential": {}, "jacobi": speculative}
+            if bank is not None:
+                paths["jacobi + retrieved drafts"] = {**speculative, "draft_image_token_ids": "retrieved"}
             for extra in paths.values():
                 run(batch_size, 0, extra)  # warm-up
             measured = {name: [] for name in paths}
@@ -93,15 +112,29 @@ def main():
                     "forwards_per_image_call": statistics.mean(forwards for _, forwards, _ in calls),
                     "calls": len(calls),
                 }
-            rows["jacobi"]["forward_ratio"] = (
-                rows["sequential"]["forwards_per_image_call"] / rows["jacobi"]["forwards_per_image_call"]
-            )
-            rows["jacobi"]["speedup"] = rows["sequential"]["s_per_image"] / rows["jacobi"]["s_per_image"]
+            for name in list(paths)[1:]:
+                rows[name]["forward_ratio"] = (
+                    rows["sequential"]["forwards_per_image_call"] / rows[name]["forwards_per_image_call"]
+                )
+                rows[name]["speedup"] = rows["sequential"]["s_per_image"] / rows[name]["s_per_image"]
             results[f"batch {batch_size}"] = rows
             print(f"batch {batch_size}: {json.dumps(rows)}", flush=True)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=1)
+
+
+def _emoji_bank(model, processor):
+    """The emoji recipe's retrieval bank over the default model's seen emoji (name, picture, token ids)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes"))
+    from cm3leon_emoji import emoji_data, tasks
+    from cm3leon_emoji.evaluate import emoji_data_min_distance
+
+    seen, _ = emoji_data.split(emoji_data.select_emoji(emoji_data_min_distance(model)), seed=0)
+    return tasks.build_bank(seen, processor)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@
 - Captioning: exact CLDR name, on seen emoji and held-out pairs, each under a small random shift and scale.
 - VQA: "which skin tone is it?" and "what colour is the heart?"-style questions, exact answer.
 - Editing: skin tone changes and removals, colour changes; success when the judge identifies the target emoji.
-- Infilling: a band of rows (a third to a half of the image) of seen emoji redrawn with the name as prompt, without
-  a prompt, and a random rectangle; success when the judge identifies the emoji.
+- Infilling through `pipeline("image-inpainting")` with the model's defaults (the best of 16 repairs by the model's
+  own likelihood): a band of rows (a third to a half of the image) of seen emoji redrawn with the name as prompt
+  (and as one repair at temperature 0.3), without a prompt, and a random rectangle; success when the judge identifies
+  the emoji.
 - Ablation of text-to-image: guidance scale, CD-K, best-of-N (re-ranked by the model's own captioning score of the
   prompt; the judge never takes part), retrieval-augmented prompts (2 documents from the emoji bank).
 - Speed: seconds per image at batch 1 (`pipeline("text-to-image")`, the shipped decoding).
@@ -90,8 +92,11 @@ class EmojiEvaluator:
         ]
 
     @torch.no_grad()
-    def generate_images(self, prompt_ids, num_images_per_prompt=1, image_prompt_ids=None, seed_offset=0, **kwargs):
-        """Images for the prompts, in batches; `self.cost` adds up the calls' forwards, images and seconds."""
+    def generate_images(
+        self, prompt_ids, num_images_per_prompt=1, image_prompt_ids=None, draft_ids=None, seed_offset=0, **kwargs
+    ):
+        """Images for the prompts, in batches; `self.cost` adds up the calls' forwards, images and seconds.
+        `draft_ids`: one picture's token ids per prompt, the speculative decoder's drafts."""
         images = []
         step = max(1, self.batch_size // num_images_per_prompt)
         for start in range(0, len(prompt_ids), step):
@@ -105,6 +110,8 @@ class EmojiEvaluator:
                     "image_input_ids": image_batch["input_ids"],
                     "image_attention_mask": image_batch["attention_mask"],
                 }
+            if draft_ids is not None:
+                extra["draft_image_token_ids"] = torch.tensor(draft_ids[start : start + step])
             generator = torch.Generator().manual_seed(self.seed * 100_003 + seed_offset + start)
             started = time.perf_counter()
             output = self.model.generate_images(
@@ -164,12 +171,22 @@ class EmojiEvaluator:
         rng = np.random.default_rng(self.seed)
         return [self.seen[i] for i in sorted(rng.choice(len(self.seen), min(count, len(self.seen)), replace=False))]
 
-    def text_to_image(self, emoji, template=0, samples=1, best_of=1, retrieval=False, **kwargs) -> dict:
+    def text_to_image(
+        self, emoji, template=0, samples=1, best_of=1, retrieval=False, retrieval_drafts=False, **kwargs
+    ) -> dict:
+        """`retrieval`: 2 retrieved documents before the prompt; `retrieval_drafts`: the top retrieved picture as the
+        speculative decoder's drafts (with `parallel_decoding="jacobi"`)."""
         self.cost = {"seconds": 0.0, "forwards": 0, "calls": 0, "images": 0}
         names = [e.name for e in emoji]
         texts = [emoji_data.text_to_image_prompt(n, template) for n in names]
         ids = [p for p in self.prompts(texts, retrieval) for _ in range(samples)]
-        images = self.generate_images(ids, num_images_per_prompt=best_of, **self.t2i_settings(**kwargs))
+        drafts = None
+        if retrieval_drafts:
+            found = self.bank().retrieve(texts, k=1, seed=self.seed)
+            drafts = [docs[0]["image_token_ids"] for docs in found for _ in range(samples)]
+        images = self.generate_images(
+            ids, num_images_per_prompt=best_of, draft_ids=drafts, **self.t2i_settings(**kwargs)
+        )
         expected = [n for n in names for _ in range(samples)]
         if best_of > 1:
             scores = self.caption_scores(images, [n for n in expected for _ in range(best_of)]).reshape(-1, best_of)
@@ -234,13 +251,14 @@ class EmojiEvaluator:
         }
 
     def infilling(self, emoji, region: str = "band", with_prompt: bool = True, **kwargs) -> dict:
-        """Redraw a band of rows (a third to a half of the image) or a random rectangle of seen emoji; success when
-        the judge identifies the emoji."""
+        """Redraw a band of rows (a third to a half of the image) or a random rectangle of seen emoji through
+        `pipeline("image-inpainting")`, with the model's inpainting defaults (`kwargs` over them); success when the
+        judge identifies the emoji."""
+        from transformers import pipeline
+
+        pipe = pipeline("image-inpainting", model=self.model, processor=self.processor)
         rng = np.random.default_rng(self.seed + 19)
         grid = self.processor.image_processor.grid_size
-        settings = self.t2i_settings(**kwargs)
-        if not with_prompt:
-            settings["guidance_scale"] = 1.0
         images, expected = [], []
         for e in emoji:
             if region == "band":
@@ -248,20 +266,18 @@ class EmojiEvaluator:
             else:
                 mask = tasks.rectangle_mask(rng, grid, max_side=grid // 2)
             picture = emoji_data.render(e.char)
-            conditional, runs = self.processor.inpainting_prompt(picture, mask, e.name if with_prompt else None)
-            negative = None
-            if with_prompt:
-                negative = torch.tensor([self.processor.inpainting_prompt(picture, mask)[0]])
-            output = self.model.generate_infilling(
-                torch.tensor([conditional]),
-                run_lengths=[stop - start for start, stop in runs],
-                negative_input_ids=negative,
+            cell = picture.width // grid
+            mask_image = Image.fromarray(np.kron(mask, np.ones((cell, cell), dtype=bool)).astype(np.uint8) * 255)
+            output = pipe(
+                e.name if with_prompt else None,
+                image=picture,
+                mask_image=mask_image,
                 generator=torch.Generator().manual_seed(self.seed * 1000 + len(images)),
+                output_type="tokens",
                 progress_bar=False,
-                **settings,
+                **kwargs,
             )
-            filled = self.processor.fill_masked_runs(picture, runs, output.image_token_ids[0])
-            images += self.processor.token_ids_to_images([filled])
+            images += self.processor.token_ids_to_images(output.images)
             expected.append(e.name)
         return {"accuracy": self.judge.accuracy(images, expected), "count": len(images)}
 
@@ -355,6 +371,9 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
     infill_sample = sample[: 60 if quick else 200]
     results["infilling"] = {
         "band_with_name": timed("infilling band + name", evaluator.infilling, infill_sample),
+        "band_with_name_one_repair": timed(
+            "infilling band + name, one repair at T 0.3", evaluator.infilling, infill_sample, rerank=1, temperature=0.3
+        ),
         "band_without_prompt": timed("infilling band", evaluator.infilling, infill_sample, with_prompt=False),
         "rectangle_with_name": timed("infilling rectangle", evaluator.infilling, infill_sample, region="rectangle"),
     }
@@ -369,6 +388,7 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
             "best-of-4": {"best_of": 4},
             "retrieval": {"retrieval": True},
             "speculative (jacobi)": {"parallel_decoding": "jacobi"},
+            "speculative, retrieved drafts": {"parallel_decoding": "jacobi", "retrieval_drafts": True},
         }.items():
             ablation[name] = timed(f"ablation {name}", evaluator.text_to_image, small, **kwargs)
         results["ablation_seen_200"] = ablation

@@ -417,6 +417,9 @@ RECOMMENDED_GENERATION = {
     "text-to-image": {"guidance_scale": 1.0, "temperature": 0.3, "top_k": 16},
     # Editing: guidance hurts too (sixth run: 90% of 300 edits without, 62% of 150 at guidance 3 / image guidance 1.5).
     "image-editing": {"guidance_scale": 1.0, "image_guidance_scale": 1.0, "temperature": 0.3, "top_k": 16},
+    # Inpainting: best of 16 repairs drawn at temperature 1, kept by the model's own likelihood of the whole picture
+    # (sixth run, a band with the name: 82.5-84% of 200, against 67.5% for one repair at temperature 0.3).
+    "image-inpainting": {"guidance_scale": 1.0, "temperature": 1.0, "top_k": 16, "rerank": 16},
 }
 
 
