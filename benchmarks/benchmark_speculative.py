@@ -4,7 +4,7 @@ Both paths draw the same images in distribution (the speculative-sampling rule);
 only means something on trained weights. Run on the shipped default model and on the trained test model:
 
     python benchmarks/benchmark_speculative.py --threads 2 --json speculative.json
-    python benchmarks/benchmark_speculative.py --retrieval-drafts   # + drafts from the top retrieved picture
+    python benchmarks/benchmark_speculative.py --retrieval-drafts emoji   # + drafts from the top retrieved picture
     python benchmarks/benchmark_speculative.py --model tests/fixtures/cm3leon-mini --prompts "a red circle" "a blue square"
 
 Each (path, batch size) is timed round-robin with the other path, `--repeats` rounds after a warm-up, on the same
@@ -35,9 +35,10 @@ def parse_args():
     )
     parser.add_argument(
         "--retrieval-drafts",
-        action="store_true",
-        help="Also time speculative decoding drafting from the top retrieved picture (the emoji recipe's bank; "
-        "retrieval time included): the default model only.",
+        choices=["emoji", "mini"],
+        default=None,
+        help="Also time speculative decoding drafting from the top retrieved picture, from the bank of the emoji "
+        "recipe (the default model) or of the mini recipe (the trained test model); retrieval time included.",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
@@ -65,7 +66,7 @@ def main():
     prompts = [processor.text_to_image_prompt(text) for text in args.prompts]
     bank = None
     if args.retrieval_drafts:
-        bank = _emoji_bank(model, processor)
+        bank = _recipe_bank(args.retrieval_drafts, model, processor)
     results = {
         "model": model_dir,
         "threads": torch.get_num_threads(),
@@ -124,12 +125,16 @@ def main():
             json.dump(results, handle, indent=1)
 
 
-def _emoji_bank(model, processor):
-    """The emoji recipe's retrieval bank over the default model's seen emoji (name, picture, token ids)."""
+def _recipe_bank(recipe: str, model, processor):
+    """A recipe's retrieval bank over its model's training documents (text, picture, token ids)."""
     import os
     import sys
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes"))
+    if recipe == "mini":
+        from cm3leon_mini.evaluate import MiniEvaluator
+
+        return MiniEvaluator(model, processor, seed=0).retrieval_bank()
     from cm3leon_emoji import emoji_data, tasks
     from cm3leon_emoji.evaluate import emoji_data_min_distance
 

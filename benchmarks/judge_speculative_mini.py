@@ -23,7 +23,15 @@ from cm3leon_mini.evaluate import MiniEvaluator  # noqa: E402
 
 from transformers_cm3leon import CM3LeonForCausalLM, CM3LeonProcessor  # noqa: E402
 
-PATHS = {"sequential": {}, "jacobi": {"parallel_decoding": "jacobi", "cache_implementation": "static"}}
+PATHS = {
+    "sequential": {},
+    "jacobi": {"parallel_decoding": "jacobi", "cache_implementation": "static"},
+    "jacobi + retrieved drafts": {
+        "parallel_decoding": "jacobi",
+        "cache_implementation": "static",
+        "retrieval_drafts": True,
+    },
+}
 
 
 def main() -> int:

@@ -114,9 +114,11 @@ class MiniEvaluator:
         num_images_per_prompt: int = 1,
         image_prompt_ids: list[list[int]] | None = None,
         seed_offset: int = 0,
+        draft_ids: list[list[int]] | None = None,
         **kwargs,
     ) -> list[Image.Image]:
-        """Images for token-id prompts, `num_images_per_prompt` each (prompt-major), in batches."""
+        """Images for token-id prompts, `num_images_per_prompt` each (prompt-major), in batches. `draft_ids`: one
+        picture's token ids per prompt, the speculative decoder's drafts."""
         images = []
         step = max(1, self.batch_size // num_images_per_prompt)
         for start in range(0, len(prompt_ids), step):
@@ -130,6 +132,8 @@ class MiniEvaluator:
                     "image_input_ids": image_batch["input_ids"],
                     "image_attention_mask": image_batch["attention_mask"],
                 }
+            if draft_ids is not None:
+                extra["draft_image_token_ids"] = torch.tensor(draft_ids[start : start + step])
             generator = torch.Generator().manual_seed(self.seed + seed_offset + start)
             output = self.model.generate_images(
                 batch["input_ids"],
@@ -192,9 +196,16 @@ class MiniEvaluator:
 
     # -- measurements -------------------------------------------------------------------------------------------------
     def digits_text_to_image(
-        self, classifier, samples_per_prompt: int = 4, best_of: int = 1, retrieval: bool = False, **kwargs
+        self,
+        classifier,
+        samples_per_prompt: int = 4,
+        best_of: int = 1,
+        retrieval: bool = False,
+        retrieval_drafts: bool = False,
+        **kwargs,
     ) -> dict:
-        """Share of generated digits the independent classifier reads as the requested digit (all caption templates)."""
+        """Share of generated digits the independent classifier reads as the requested digit (all caption templates).
+        `retrieval_drafts`: the top retrieved picture is the speculative decoder's drafts (`parallel_decoding`)."""
         prompts, labels = [], []
         for digit in range(10):
             for template in range(len(digits_world.CAPTION_TEMPLATES)):
@@ -202,8 +213,15 @@ class MiniEvaluator:
                 labels.append(digit)
         ids = self.text_to_image_prompts(prompts, retrieval)
         repeated = [p for p in prompts for _ in range(samples_per_prompt)]
+        drafts = None
+        if retrieval_drafts:
+            found = self.retrieval_bank().retrieve(prompts, k=1, seed=self.seed)
+            drafts = [docs[0]["image_token_ids"] for docs in found for _ in range(samples_per_prompt)]
         images = self.generate_images(
-            [i for i in ids for _ in range(samples_per_prompt)], num_images_per_prompt=best_of, **kwargs
+            [i for i in ids for _ in range(samples_per_prompt)],
+            num_images_per_prompt=best_of,
+            draft_ids=drafts,
+            **kwargs,
         )
         if best_of > 1:
             images = self.best_of_n(repeated, images, best_of)
