@@ -262,7 +262,12 @@ def test_a_model_declares_its_inpainting_rerank(tiny, image, tmp_path):
         set_image_generation_defaults(declared.generation_config, "image-editing", rerank=2)
     with pytest.raises(ValueError, match="`rerank` must be an integer >= 1, got int 0"):
         set_image_generation_defaults(declared.generation_config, "image-inpainting", rerank=0)
-    declared.generation_config.image_generation_defaults["image-inpainting"]["rerank"] = 0  # a hand-edited folder
+    declared.generation_config.image_generation_defaults["image-editing"] = {"rerank": 2}  # a hand-edited folder
+    declared.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"declares `rerank`, but the image-editing pipeline has no best-of-N"):
+        pipeline("image-editing", model=str(tmp_path))
+    del declared.generation_config.image_generation_defaults["image-editing"]
+    declared.generation_config.image_generation_defaults["image-inpainting"]["rerank"] = 0
     declared.save_pretrained(tmp_path)
     with pytest.raises(
         ValueError, match=r"`generation_config.image_generation_defaults\['image-inpainting'\]\['rerank'\]`"

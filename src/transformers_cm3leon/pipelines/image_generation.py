@@ -118,7 +118,11 @@ class CM3LeonImageGenerationPipeline(Pipeline):
             )
         image_processor.vq_model.to(self.device)
         self.generation_config()  # the model's and the pipeline's settings, checked now
-        model_rerank(self.model.generation_config, self.task_name)
+        if model_rerank(self.model.generation_config, self.task_name) > 1 and "rerank" not in self._forward_arguments:
+            raise ValueError(
+                f"The model's `generation_config.image_generation_defaults[{self.task_name!r}]` declares `rerank`, "
+                f"but the {self.task_name} pipeline has no best-of-N; remove it from that task's defaults."
+            )
 
     def generation_config(self, **arguments) -> CM3LeonImageGenerationConfig:
         """The generation settings of a call: the model's declared defaults for this task, under those given to
@@ -285,10 +289,15 @@ class CM3LeonImageGenerationPipeline(Pipeline):
         **generate_kwargs,
     ) -> dict:
         prompts = model_inputs.pop("prompts")
-        # Speculative decoding drafts from each prompt's first retrieved picture, when there is one.
-        drafts = model_inputs.pop("draft_image_token_ids", None)
-        if generation_config.parallel_decoding is not None and drafts is not None:
-            generate_kwargs["draft_image_token_ids"] = drafts
+        # Speculative decoding drafts from a picture per prompt (text-to-image: the first retrieved one), if any.
+        pictures = model_inputs.pop("draft_pictures", None)
+        if generation_config.parallel_decoding is not None and pictures is not None:
+            generate_kwargs["draft_image_token_ids"] = torch.tensor(
+                [
+                    picture if _is_token_ids(picture) else self.processor.encode_images([picture])[0]
+                    for picture in pictures
+                ]
+            )
         generation = self.model.generate_images(
             **model_inputs,
             num_images_per_prompt=num_images_per_prompt * rerank,
@@ -403,6 +412,13 @@ class CM3LeonImageGenerationPipeline(Pipeline):
             return self.processor.image_processor.postprocess(pixel_values, output_type="pil")
         pixel_values = self.processor.image_processor.postprocess(pixel_values, output_type="pt")
         return pixel_values if output_type == "pt" else pixel_values.permute(0, 2, 3, 1).numpy()
+
+
+def _is_token_ids(picture) -> bool:
+    """Whether a picture is given as image-token ids (a list, or an integer tensor) rather than as an image."""
+    return isinstance(picture, (list, tuple)) or (
+        isinstance(picture, torch.Tensor) and not picture.is_floating_point()
+    )
 
 
 __all__ = ["CM3LeonImageGenerationPipeline", "GENERATION_SETTINGS", "OUTPUT_TYPES"]

@@ -222,12 +222,10 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
         ]
         batch = processor.pad(prompt_ids, padding_side="left", return_tensors="pt")
         model_inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "prompts": prompts}
-        drafts = [_first_picture(documents) for documents in retrieved]
-        if retriever is not None and all(picture is not None for picture in drafts):
+        pictures = [_first_picture(documents) for documents in retrieved]
+        if retriever is not None and all(picture is not None for picture in pictures):
             # With `parallel_decoding`, the best retrieved picture is each prompt's draft (retrieval-based drafts).
-            model_inputs["draft_image_token_ids"] = torch.tensor(
-                [p if _is_token_ids(p) else processor.encode_images([p])[0] for p in drafts]
-            )
+            model_inputs["draft_pictures"] = pictures
         if negative_prompt is not None:
             negatives = [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else negative_prompt
             negative = processor.pad(
@@ -250,12 +248,6 @@ def _first_picture(documents):
             if segment is not None and not isinstance(segment, str):
                 return segment
     return None
-
-
-def _is_token_ids(picture) -> bool:
-    return isinstance(picture, (list, tuple)) or (
-        isinstance(picture, torch.Tensor) and not picture.is_floating_point()
-    )
 
 
 __all__ = ["CM3LeonTextToImagePipeline"]
