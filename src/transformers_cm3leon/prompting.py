@@ -288,11 +288,17 @@ class CM3LeonPromptsMixin:
             raise TypeError(f"`{name}` must be a list of documents, got {describe(documents)}.")
         checked = []
         for index, document in enumerate(documents):
-            if hasattr(document, "text") and hasattr(document, "image_token_ids"):
-                image = document.image_token_ids if document.image_token_ids is not None else document.image
-                document = [s for s in (document.text, image) if s is not None]
-            checked.append(self._check_document(document, f"{name}[{index}]"))
+            checked.append(self._check_document(document_segments(document), f"{name}[{index}]"))
         return checked
+
+
+def document_segments(document):
+    """A retrieved document as its list of segments: a retriever's `RetrievedDocument` gives its text and its image
+    (token ids when it has them); a list of segments is returned as it is."""
+    if hasattr(document, "text") and hasattr(document, "image_token_ids"):
+        image = document.image_token_ids if document.image_token_ids is not None else document.image
+        return [segment for segment in (document.text, image) if segment is not None]
+    return document
 
 
 def escape_typed_placeholders(value):

@@ -10,6 +10,7 @@ import torch
 from transformers.utils import logging
 
 from ..generation.configuration import CM3LeonImageGenerationConfig
+from ..prompting import document_segments
 from ..validation import check_text_list, describe
 from .image_generation import CM3LeonImageGenerationPipeline
 from .pipeline_output import CM3LeonImagePipelineOutput
@@ -239,13 +240,8 @@ class CM3LeonTextToImagePipeline(CM3LeonImageGenerationPipeline):
 def _first_picture(documents):
     """The picture of the first retrieved document that has one (token ids or an image), or `None`."""
     for document in documents or []:
-        if hasattr(document, "image_token_ids"):
-            picture = document.image_token_ids if document.image_token_ids is not None else document.image
-            segments = [picture]
-        else:
-            segments = document
-        for segment in segments:
-            if segment is not None and not isinstance(segment, str):
+        for segment in document_segments(document):
+            if not isinstance(segment, str):
                 return segment
     return None
 
