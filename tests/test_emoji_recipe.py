@@ -265,3 +265,23 @@ def test_sft_dataset_draws_fresh_views_for_every_draw(world, tiny_recipe):
     assert [p for p in first if p in renders] == [p for p in second if p in renders]
     views = [p for p in first if p not in renders], [p for p in second if p not in renders]
     assert views[0] and views[1] and views[0] != views[1]
+
+
+def test_evaluator_captions_renders_and_views_with_the_judge_beside():
+    """The card's captioning rows: the exact-name accuracy with the first wrong captions, and beside it how many of
+    the same pictures the pixel judge names (every render, by construction)."""
+    from cm3leon_emoji.evaluate import EmojiEvaluator
+
+    from transformers_cm3leon.default_model import load_default
+
+    evaluator = EmojiEvaluator(*load_default(), seed=0)
+    few = evaluator.sample_seen(8)
+    renders = evaluator.captioning(few, shifted=False)
+    views = evaluator.captioning(few, views=2)
+    assert renders["count"] == 8 and views["count"] == 16
+    assert renders["judge_accuracy"] == 1.0
+    for result in (renders, views):
+        wrong = round((1 - result["accuracy"]) * result["count"])
+        assert len(result["errors"]) == min(wrong, 10)  # the first ten wrong captions
+        assert all(expected != caption for expected, caption in result["errors"])
+    assert evaluator.captioning(few, views=2) == views  # seeded: the same views and captions

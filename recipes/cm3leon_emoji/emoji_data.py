@@ -254,6 +254,12 @@ def select_emoji(min_distance: float) -> list[Emoji]:
     """Rule 4: emoji the font does not draw are dropped; a tone family is kept only if its six members (default
     yellow and five tones) are pairwise at least `min_distance` apart (the judge's feature distance); any other
     emoji is dropped if it is within `min_distance` of one kept before it."""
+    return list(_select_emoji(float(min_distance)))
+
+
+@functools.lru_cache(maxsize=4)
+def _select_emoji(min_distance: float) -> tuple[Emoji, ...]:
+    # Cached: it renders every candidate (about 8 s), and training, evaluation and the tests each ask for it.
     from cm3leon_emoji.judge import image_features
 
     candidates = [e for e in candidate_emoji() if not _not_drawn(e.char)]
@@ -278,7 +284,7 @@ def select_emoji(min_distance: float) -> list[Emoji]:
         elif kept and distances(index, kept).min() < min_distance:
             continue
         kept.append(index)
-    return [candidates[i] for i in kept]
+    return tuple(candidates[i] for i in kept)
 
 
 def split(emoji: list[Emoji], seed: int = 0) -> tuple[list[Emoji], list[Emoji]]:

@@ -7,7 +7,8 @@
 - Text-to-image: each generated picture is identified by the nearest reference render among ALL emoji of the world
   (seen and held out; `judge.ImageJudge`); success when it is the requested one. Seen emoji (a seeded sample) from
   the bare name and from a template; held-out (base, skin tone) pairs, which the model never saw.
-- Captioning: exact CLDR name, on seen emoji and held-out pairs, each under a small random shift and scale.
+- Captioning: exact CLDR name, on seen emoji and held-out pairs, each under a small random shift and scale (and on
+  the seen renders themselves); beside each, how many of the same pictures the pixel judge identifies.
 - VQA: "which skin tone is it?" and "what colour is the heart?"-style questions, exact answer.
 - Editing: skin tone changes and removals, colour changes; success when the judge identifies the target emoji.
 - Infilling through `pipeline("image-inpainting")` with the model's defaults (the best of 16 repairs by the model's
@@ -197,15 +198,20 @@ class EmojiEvaluator:
         }
         return {"accuracy": self.judge.accuracy(images, expected), "count": len(images), **cost}, images
 
-    def captioning(self, emoji, views: int = 1) -> dict:
+    def captioning(self, emoji, views: int = 1, shifted: bool = True) -> dict:
+        """Exact names of `views` shifted and scaled views of each emoji (of the renders, with `shifted=False`).
+        `judge_accuracy`: how many of the same pictures the pixel judge itself identifies (a reference for the
+        shifted views, which move the picture by up to 1.5 of its 32 pixels)."""
         rng = np.random.default_rng(self.seed + 11)
-        pictures = [emoji_data.random_view(e.char, rng) for e in emoji for _ in range(views)]
+        draw = emoji_data.random_view if shifted else lambda char, _: emoji_data.render(char)
+        pictures = [draw(e.char, rng) for e in emoji for _ in range(views)]
         expected = [e.name for e in emoji for _ in range(views)]
         captions = self.generate_texts([self.processor.captioning_prompt(p) for p in pictures])
         wrong = [(e, c) for e, c in zip(expected, captions) if e != c]
         return {
             "accuracy": float(np.mean([e == c for e, c in zip(expected, captions)])),
             "count": len(expected),
+            "judge_accuracy": self.judge.accuracy(pictures, expected),
             "errors": wrong[:10],
         }
 
@@ -357,6 +363,7 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
     }
     results["captioning"] = {
         "seen": timed("captioning seen", evaluator.captioning, sample),
+        "seen_unshifted": timed("captioning seen renders", evaluator.captioning, sample, shifted=False),
         "held_out": timed("captioning held out", evaluator.captioning, evaluator.held_out, views=4),
     }
     results["vqa"] = {
