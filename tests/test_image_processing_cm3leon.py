@@ -307,6 +307,87 @@ def test_background_color_errors(value):
         CM3LeonImageProcessor(background_color=value)
 
 
+def shape_on_white(size: int = 32, shift=(0.0, 0.0), scale: float = 1.0) -> Image.Image:
+    """A red disc and a blue bar on white, drawn at 8x and downsampled; `shift` (output pixels) and `scale` (about
+    the centre) move them."""
+    big = 8 * size
+    canvas = Image.new("RGB", (big, big), "white")
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(canvas)
+    centre = big / 2
+
+    def point(x, y):  # a point of the unmoved drawing (in units of the output pixel) -> canvas pixels
+        return (centre + scale * (8 * x - centre) + 8 * shift[0], centre + scale * (8 * y - centre) + 8 * shift[1])
+
+    draw.ellipse([*point(7, 8), *point(19, 20)], fill=(220, 30, 30))
+    draw.rectangle([*point(15, 18), *point(25, 23)], fill=(30, 30, 220))
+    return canvas.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def ink_moments(pixel_values) -> tuple[float, float, float]:
+    """Centre of mass (x, y, in pixels) and radius of gyration (a fraction of the size) of what is not white."""
+    pixels = (np.asarray(pixel_values) + 1) / 2  # (3, H, W) in [0, 1]
+    weights = (1 - pixels).max(axis=0)
+    ys, xs = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]] + 0.5
+    cx, cy = (weights * xs).sum() / weights.sum(), (weights * ys).sum() / weights.sum()
+    gyration = np.sqrt((weights * ((xs - cx) ** 2 + (ys - cy) ** 2)).sum() / weights.sum())
+    return cx, cy, gyration / weights.shape[0]
+
+
+def test_content_radius_centres_and_scales_the_content():
+    """Moment normalisation: the content's centre of mass lands at the centre and its radius of gyration at
+    `content_radius`, so moved and resized copies of a picture become nearly the same pixels."""
+    plain = CM3LeonImageProcessor(size=32)
+    normalising = CM3LeonImageProcessor(size=32, background_color=(255, 255, 255), content_radius=0.25)
+    copies = [shape_on_white(), shape_on_white(shift=(1.5, -1.0), scale=1.1), shape_on_white(shift=(-2, 1), scale=0.9)]
+    before = plain.preprocess(copies, return_tensors="np")["pixel_values"]
+    after = normalising.preprocess(copies, return_tensors="np")["pixel_values"]
+    for pixels in after:
+        cx, cy, radius = ink_moments(pixels)
+        assert abs(cx - 16) < 0.05 and abs(cy - 16) < 0.05 and radius == pytest.approx(0.25, rel=0.01)
+    assert abs(ink_moments(before[1])[0] - ink_moments(before[0])[0]) > 1  # the copies were moved
+    for moved in (1, 2):
+        assert np.abs(after[moved] - after[0]).mean() < 0.25 * np.abs(before[moved] - before[0]).mean()
+    # A blank picture has no content to move: it passes unchanged.
+    blank = Image.new("RGB", (32, 32), "white")
+    np.testing.assert_array_equal(
+        normalising.preprocess(blank)["pixel_values"][0], plain.preprocess(blank)["pixel_values"][0]
+    )
+
+
+def test_content_radius_moves_masks_with_their_image(tmp_path):
+    """`token_mask` moves a mask as the image's content moves, and needs the image to do so."""
+    vq = tiny_vq(resolution=32, channel_multiplier=[1, 2, 2], attn_resolutions=[])
+    normalising = CM3LeonImageProcessor(vq_model=vq, background_color=(255, 255, 255), content_radius=0.25)
+    image = shape_on_white(shift=(4, 3), scale=0.9)  # off-centre
+    ink = np.asarray(image).min(axis=2) < 200  # the shape's pixels, where the picture is
+    token_mask = normalising.token_mask(ink, image=image)
+    plain_mask = CM3LeonImageProcessor(vq_model=vq).token_mask(ink)
+    # After the move, the masked tokens are where the normalised picture's content is, not where it was.
+    content = as_uint8(normalising.preprocess(image)["pixel_values"][0]).min(axis=2) < 200
+    content_cells = content.reshape(8, 4, 8, 4).any(axis=(1, 3))
+    assert np.array_equal(token_mask, content_cells) and not np.array_equal(token_mask, plain_mask)
+    with pytest.raises(ValueError, match=r"`token_mask` needs the `image` with content_radius=0.25"):
+        normalising.token_mask(ink)
+    normalising.save_pretrained(tmp_path)
+    assert CM3LeonImageProcessor.from_pretrained(tmp_path).content_radius == 0.25
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"content_radius": 0.25}, ValueError, r"`content_radius`=0.25 needs `background_color`"),
+        ({"content_radius": 0.0, "background_color": (255, 255, 255)}, ValueError, r"must be in \(0, 0.5\]"),
+        ({"content_radius": 0.7, "background_color": (255, 255, 255)}, ValueError, r"must be in \(0, 0.5\]"),
+        ({"content_radius": "0.25", "background_color": (255, 255, 255)}, TypeError, r"must be a float in \(0, 0.5\]"),
+    ],
+)
+def test_content_radius_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        CM3LeonImageProcessor(**kwargs)
+
+
 def test_constructor_errors(vq):
     with pytest.raises(TypeError, match=r"unexpected arguments \['do_resize'\]"):
         CM3LeonImageProcessor(do_resize=False)
@@ -377,6 +458,7 @@ def test_save_and_load_keep_the_vq_model(processor, tmp_path):
     config = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert config == {
         "background_color": None,
+        "content_radius": None,
         "image_processor_type": "CM3LeonImageProcessor",
         "image_token_offset": OFFSET,
         "resample": int(Image.Resampling.LANCZOS),

@@ -179,6 +179,32 @@ def test_inpainting_pipeline_repairs_images_and_keeps_the_unmasked_tokens(folder
         pipe("x", mask_image=mask)
 
 
+def test_inpainting_moves_the_mask_with_a_normalised_picture(tiny):
+    """Under `content_radius` the picture is centred before it is encoded; the pipeline moves the mask with it, so
+    what is kept is the centred picture's tokens outside the moved mask."""
+    from transformers_cm3leon import CM3LeonImageProcessor
+
+    model, processor = tiny
+    processor = copy.copy(processor)
+    processor.image_processor = CM3LeonImageProcessor(
+        vq_model=processor.image_processor.vq_model, background_color=(255, 255, 255), content_radius=0.2
+    )
+    pixels = np.full((16, 16, 3), 255, dtype=np.uint8)
+    pixels[9:15, 8:14] = (200, 30, 30)  # a square in the lower right corner
+    image = Image.fromarray(pixels)
+    mask = np.zeros((16, 16), dtype=bool)
+    mask[9:12, 8:14] = True  # the square's upper half
+    pipe = pipeline("image-inpainting", model=model, processor=processor)
+    tokens = pipe("x", image=image, mask_image=mask, output_type="tokens", progress_bar=False).images
+    moved = processor.image_processor.token_mask(mask, image=image)
+    unmoved = processor.image_processor.__class__(vq_model=processor.image_processor.vq_model).token_mask(mask)
+    # The square's upper half sat in row 2, columns 2-3 of the 4x4 grid; centred, it is in row 1, columns 1-2.
+    assert np.argwhere(moved).tolist() == [[1, 1], [1, 2]] and np.argwhere(unmoved).tolist() == [[2, 2], [2, 3]]
+    kept = ~torch.from_numpy(moved.reshape(-1))
+    centred = torch.tensor(processor.encode_images([image])[0])
+    assert torch.equal(tokens[0, kept], centred[kept])
+
+
 def _likelihood_by_hand(model, prompt_ids, image_ids):
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([prompt_ids + image_ids])).logits[0].float()

@@ -229,3 +229,34 @@ def test_vq_recipe_from_the_command_line(tmp_path):
     image_processor = CM3LeonImageProcessor.from_pretrained(tmp_path / "run")
     assert image_processor.vq_model.config.num_embeddings == 32 and image_processor.image_seq_length == 16
     assert image_processor.images_to_token_ids(coloured_squares(2)).shape == (2, 16)
+
+
+def test_the_training_images_go_through_the_given_image_processor(tmp_path):
+    """`image_processor=`: the batches are its preprocessing (here moment normalisation, `content_radius`), the model
+    being trained is attached to it, and it is what the trainer saves."""
+    vq_model = CM3LeonVQModel(CM3LeonVQConfig(**TINY_VQ))
+    normalising = CM3LeonImageProcessor(size=16, background_color=(255, 255, 255), content_radius=0.2)
+    squares = [Image.new("RGB", (16, 16), "white") for _ in range(2)]
+    squares[0].paste((255, 0, 0), (1, 1, 6, 6))
+    squares[1].paste((255, 0, 0), (9, 8, 14, 13))  # the same square elsewhere: the same pixels once normalised
+    trainer = build_vq_trainer(
+        VQModelArguments(), VQDataArguments(), VQLossArguments(), training_arguments(tmp_path, max_steps=1),
+        vq_model=vq_model, image_processor=normalising,
+        train_dataset=datasets.Dataset.from_dict({"image": squares}),
+    )  # fmt: skip
+    assert trainer.processing_class is normalising and normalising.vq_model is vq_model
+    batch = trainer.data_collator([{"image": square} for square in squares])
+    torch.testing.assert_close(
+        batch["pixel_values"], normalising.preprocess(squares, return_tensors="pt")["pixel_values"]
+    )
+    torch.testing.assert_close(
+        batch["pixel_values"][0], batch["pixel_values"][1], atol=2.01 / 127.5, rtol=0
+    )  # 2 levels
+    with pytest.raises(
+        ValueError, match="`vq_model` works at resolution 16 but this image processor resizes to size=32"
+    ):
+        build_vq_trainer(
+            VQModelArguments(), VQDataArguments(), VQLossArguments(), training_arguments(tmp_path),
+            vq_model=vq_model, image_processor=CM3LeonImageProcessor(size=32),
+            train_dataset=datasets.Dataset.from_dict({"image": squares}),
+        )  # fmt: skip

@@ -119,7 +119,7 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
             **kwargs,
         }
         token_masks = [
-            self.processor.image_processor.token_mask(mask, _size(image)) for mask, image in zip(masks, images)
+            self.processor.image_processor.token_mask(mask, image=image) for mask, image in zip(masks, images)
         ]
         for index, mask in enumerate(token_masks):
             name = "mask_image" if num_images == 1 else f"mask_image[{index}]"
@@ -195,14 +195,6 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
             decode_images,
             scoring_prompts=scoring_prompts,
         )
-
-
-def _size(image) -> tuple[int, int]:
-    if hasattr(image, "size") and not callable(image.size):
-        return tuple(image.size)
-    if isinstance(image, torch.Tensor):
-        return (image.shape[-1], image.shape[-2])
-    return (image.shape[1], image.shape[0])
 
 
 __all__ = ["CM3LeonImageInpaintingPipeline"]

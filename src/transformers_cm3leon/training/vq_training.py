@@ -445,11 +445,15 @@ def build_vq_trainer(
     training_args: TrainingArguments,
     *,
     vq_model: CM3LeonVQModel | None = None,
+    image_processor: CM3LeonImageProcessor | None = None,
     train_dataset=None,
     eval_dataset=None,
     callbacks: list | None = None,
 ) -> VQGANTrainer:
-    """The image-tokenizer `Trainer`. `vq_model` and in-memory datasets replace the paths in the arguments."""
+    """The image-tokenizer `Trainer`. `vq_model` and in-memory datasets replace the paths in the arguments;
+    `image_processor` (by default a plain `CM3LeonImageProcessor`) is the preprocessing the images go through, e.g.
+    with `content_radius`, so that the tokenizer learns the pictures it will encode. The model being trained is
+    attached to it, and it is what the trainer saves."""
     if training_args.fsdp:
         raise ValueError(
             f"`fsdp`={training_args.fsdp!r}: the image-tokenizer recipe trains data-parallel (DDP) only. Its EMA "
@@ -474,7 +478,12 @@ def build_vq_trainer(
         # The collator reads the image column, which is not an argument of the model's forward.
         training_args.remove_unused_columns = False
     set_ddp_defaults(training_args)  # the discriminator is run (with weight 0) before its start step too
-    image_processor = CM3LeonImageProcessor(vq_model=vq_model)
+    if image_processor is None:
+        image_processor = CM3LeonImageProcessor(vq_model=vq_model)
+    elif not isinstance(image_processor, CM3LeonImageProcessor):
+        raise TypeError(f"`image_processor` must be a CM3LeonImageProcessor, got {type(image_processor).__name__}.")
+    else:
+        image_processor.vq_model = vq_model  # checks that its size is the model's resolution
     trainer = VQGANTrainer(
         CM3LeonVQTrainingModel(vq_model, loss_args),
         args=training_args,

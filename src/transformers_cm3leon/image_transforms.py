@@ -1,0 +1,140 @@
+# Copyright 2026 The transformers-cm3leon developers.
+# Licensed under the Apache License, Version 2.0.
+"""Pixel-level helpers of the image processor: arrays and transparency, pixel masks, and moment normalisation of a
+picture's content.
+
+Moment normalisation (as handwriting recognisers normalise a character before reading it) moves a picture so that
+the centre of mass of its content (the pixels that differ from the background colour) is at the image centre, and
+scales it so that the content's radius of gyration is a fixed fraction of the image size. The VQ codes of a small
+picture change almost entirely when it moves by a pixel or two (each code sees one cell of a fixed grid); after
+normalisation, a picture and its slightly moved or resized copies are nearly the same pixels, so they get mostly the
+same codes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import torch
+
+ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> PIL mode
+
+# The transform is applied at this multiple of the image size, then the result is downsampled: one resampling at
+# the image's own size would blur every edge (measured on 32 px emoji: 74% of a moved copy's codes agree with the
+# original's this way, against 82% at 4x).
+_WORK_SCALE = 4
+
+
+def whiten_transparency(image: PIL.Image.Image) -> PIL.Image.Image:
+    """RGB image; transparent pixels are blended over white (Chameleon's `_whiten_transparency`, bit for bit)."""
+    if image.mode == "RGB":
+        return image
+    rgba = np.array(image.convert("RGBA"))
+    if not (rgba[:, :, 3] < 255).any():
+        return image.convert("RGB")
+    alpha = rgba[:, :, 3:] / 255.0
+    blended = (1 - alpha) * 255 + alpha * rgba[:, :, :3]
+    return PIL.Image.fromarray(blended.astype(np.uint8), "RGB")
+
+
+def array_to_pil(array: np.ndarray, name: str) -> PIL.Image.Image:
+    """`(H, W)` or `(H, W, C)` uint8 array -> PIL image of the mode its channel count implies."""
+    if array.ndim == 3 and array.shape[2] in ARRAY_MODES:
+        mode = ARRAY_MODES[array.shape[2]]
+        return PIL.Image.fromarray(np.ascontiguousarray(array[:, :, 0] if mode == "L" else array), mode)
+    if array.ndim == 2:
+        return PIL.Image.fromarray(np.ascontiguousarray(array), "L")
+    raise ValueError(f"`{name}` must have shape (height, width) or (height, width, 1|2|3|4), got {array.shape}.")
+
+
+def mask_to_pil(mask_image) -> PIL.Image.Image:
+    """A pixel mask (PIL image of any mode, or a 2-D array / tensor of booleans, uint8 or floats in [0, 1]) as an
+    8-bit grayscale image, 255 where the mask is set."""
+    if isinstance(mask_image, torch.Tensor):
+        mask_image = mask_image.detach().cpu().numpy()
+    if isinstance(mask_image, np.ndarray):
+        array = mask_image
+        if array.ndim == 3 and array.shape[-1] == 1:
+            array = array[..., 0]
+        if array.ndim != 2 or array.size == 0:
+            raise ValueError(f"`mask_image` must be a 2-D (height, width) mask, got shape {array.shape}.")
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        elif np.issubdtype(array.dtype, np.floating):
+            if not np.isfinite(array).all():
+                raise ValueError("`mask_image` holds NaN or infinite values; a float mask must be in [0, 1].")
+            if array.min() < 0 or array.max() > 1:
+                raise ValueError(
+                    f"`mask_image` holds floats in [{array.min():.4g}, {array.max():.4g}]; a float mask must be in "
+                    "[0, 1]."
+                )
+            array = (array * 255).round().astype(np.uint8)
+        elif array.dtype != np.uint8:
+            raise TypeError(f"`mask_image` must hold bools, uint8 or floats in [0, 1], got {array.dtype}.")
+        return PIL.Image.fromarray(array, "L")
+    if isinstance(mask_image, PIL.Image.Image):
+        if mask_image.width == 0 or mask_image.height == 0:
+            raise ValueError(f"`mask_image` is empty ({mask_image.width}x{mask_image.height} pixels).")
+        return mask_image.convert("L")
+    raise TypeError(
+        f"`mask_image` must be a PIL image, a 2-D numpy array or a torch tensor, got {type(mask_image).__name__}."
+    )
+
+
+def content_affine(image: PIL.Image.Image, background_color, radius: float) -> tuple[float, ...] | None:
+    """The affine map (PIL's output -> input coefficients, in pixels of `image`, a square RGB image) that centres
+    the content of `image` and scales its radius of gyration to `radius` times the image size; `None` for an image
+    with no content (all `background_color`), which is left as it is."""
+    size = image.width
+    pixels = np.asarray(image.resize((size * _WORK_SCALE,) * 2, PIL.Image.Resampling.BICUBIC), dtype=np.float64)
+    weights = np.abs(pixels - np.asarray(background_color, dtype=np.float64)).max(axis=2) / 255.0
+    total = weights.sum()
+    if total < 1e-6:
+        return None
+    ys, xs = (np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]] + 0.5) / _WORK_SCALE  # pixel centres
+    cx, cy = (weights * xs).sum() / total, (weights * ys).sum() / total
+    gyration = np.sqrt((weights * ((xs - cx) ** 2 + (ys - cy) ** 2)).sum() / total)
+    inverse_scale = gyration / (radius * size)  # output -> input
+    half = size / 2
+    return (inverse_scale, 0.0, cx - half * inverse_scale, 0.0, inverse_scale, cy - half * inverse_scale)
+
+
+def apply_affine(image: PIL.Image.Image, affine: tuple[float, ...], fill, resample, downsample) -> PIL.Image.Image:
+    """`image` (square) moved by `affine` (from [`content_affine`]), at `_WORK_SCALE` times its size; what comes in
+    from outside the image is `fill`."""
+    size, work = image.width, image.width * _WORK_SCALE
+    a, b, c, d, e, f = affine
+    # The same map in the pixels of the upsampled image: x_in * k = a * x_out + b * y_out + c * k, and so on.
+    scaled = (a, b, c * _WORK_SCALE, d, e, f * _WORK_SCALE)
+    large = image.resize((work, work), resample)
+    moved = large.transform((work, work), PIL.Image.Transform.AFFINE, scaled, resample=resample, fillcolor=fill)
+    return moved.resize((size, size), downsample)
+
+
+def normalize_content(image: PIL.Image.Image, background_color, radius: float):
+    """`(normalised image, affine)`: `image` (square RGB) with its content centred and scaled (see the module's
+    docstring); an image without content comes back as it is, with `affine=None`."""
+    affine = content_affine(image, background_color, radius)
+    if affine is None:
+        return image, None
+    fill = tuple(int(c) for c in background_color)
+    resample = PIL.Image.Resampling.BICUBIC
+    return apply_affine(image, affine, fill, resample, PIL.Image.Resampling.LANCZOS), affine
+
+
+def transform_mask(mask: PIL.Image.Image, affine: tuple[float, ...] | None) -> PIL.Image.Image:
+    """A grayscale mask (square, in the image's pixels) moved as [`normalize_content`] moved its image."""
+    if affine is None:
+        return mask
+    nearest = PIL.Image.Resampling.NEAREST
+    return apply_affine(mask, affine, 0, nearest, PIL.Image.Resampling.BOX)
+
+
+__all__ = [
+    "array_to_pil",
+    "content_affine",
+    "mask_to_pil",
+    "normalize_content",
+    "transform_mask",
+    "whiten_transparency",
+]
