@@ -19,9 +19,9 @@ import torch
 
 ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> PIL mode
 
-# The transform is applied at this multiple of the image size, then the result is downsampled: one resampling at
-# the image's own size would blur every edge (a probe on 32 px emoji: 74% of a moved copy's codes agreed with the
-# original's that way, against 82% at 4x).
+# The moved picture is sampled onto a grid this many times finer, then downsampled: sampled at the image's own size,
+# every edge blurs (a probe on 32 px emoji: 74% of a moved copy's codes agreed with the original's that way, against
+# 82% at 4x).
 _WORK_SCALE = 4
 
 
@@ -86,28 +86,28 @@ def content_affine(image: PIL.Image.Image, background_color, radius: float) -> t
     the content of `image` and scales its radius of gyration to `radius` times the image size; `None` for an image
     with no content (all `background_color`), which is left as it is."""
     size = image.width
-    pixels = np.asarray(image.resize((size * _WORK_SCALE,) * 2, PIL.Image.Resampling.BICUBIC), dtype=np.float64)
-    weights = np.abs(pixels - np.asarray(background_color, dtype=np.float64)).max(axis=2) / 255.0
-    total = weights.sum()
+    pixels = np.asarray(image, dtype=np.float32)
+    weights = np.abs(pixels - np.asarray(background_color, dtype=np.float32)).max(axis=2) / 255.0
+    total = float(weights.sum())
     if total < 1e-6:
         return None
-    ys, xs = (np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]] + 0.5) / _WORK_SCALE  # pixel centres
-    cx, cy = (weights * xs).sum() / total, (weights * ys).sum() / total
-    gyration = np.sqrt((weights * ((xs - cx) ** 2 + (ys - cy) ** 2)).sum() / total)
-    inverse_scale = gyration / (radius * size)  # output -> input
+    centres = np.arange(size, dtype=np.float32) + 0.5  # pixel centres
+    column_mass, row_mass = weights.sum(axis=0), weights.sum(axis=1)
+    cx, cy = float(column_mass @ centres) / total, float(row_mass @ centres) / total
+    spread = float(column_mass @ (centres - cx) ** 2 + row_mass @ (centres - cy) ** 2)
+    inverse_scale = np.sqrt(spread / total) / (radius * size)  # output -> input
     half = size / 2
     return (inverse_scale, 0.0, cx - half * inverse_scale, 0.0, inverse_scale, cy - half * inverse_scale)
 
 
 def apply_affine(image: PIL.Image.Image, affine: tuple[float, ...], fill, resample, downsample) -> PIL.Image.Image:
-    """`image` (square) moved by `affine` (from [`content_affine`]), at `_WORK_SCALE` times its size; what comes in
-    from outside the image is `fill`."""
-    size, work = image.width, image.width * _WORK_SCALE
+    """`image` (square) moved by `affine` (from [`content_affine`]): sampled once onto a grid `_WORK_SCALE` times
+    finer, then downsampled; what comes in from outside the image is `fill`."""
+    size, scale = image.width, _WORK_SCALE
     a, b, c, d, e, f = affine
-    # The same map in the pixels of the upsampled image: x_in * k = a * x_out + b * y_out + c * k, and so on.
-    scaled = (a, b, c * _WORK_SCALE, d, e, f * _WORK_SCALE)
-    large = image.resize((work, work), resample)
-    moved = large.transform((work, work), PIL.Image.Transform.AFFINE, scaled, resample=resample, fillcolor=fill)
+    # Output pixel x of the fine grid is x / scale of the image's own grid.
+    fine = (a / scale, b / scale, c, d / scale, e / scale, f)
+    moved = image.transform((size * scale,) * 2, PIL.Image.Transform.AFFINE, fine, resample=resample, fillcolor=fill)
     return moved.resize((size, size), downsample)
 
 
