@@ -41,9 +41,13 @@ def emoji_by_name():
 @pytest.fixture(scope="module")
 def judge(emoji_by_name):
     from cm3leon_emoji import emoji_data
-    from cm3leon_emoji.judge import ImageJudge
+    from cm3leon_emoji.judge import ImageJudge, in_model_frame
 
-    return ImageJudge(list(emoji_by_name), [emoji_data.render(e.char) for e in emoji_by_name.values()])
+    from transformers_cm3leon import CM3LeonProcessor
+
+    image_processor = CM3LeonProcessor.from_pretrained(default_model.default_model_path()).image_processor
+    references = in_model_frame(image_processor, [emoji_data.render(e.char) for e in emoji_by_name.values()])
+    return ImageJudge(list(emoji_by_name), references)
 
 
 def test_the_weights_fit_in_the_wheel_and_load_in_float32():

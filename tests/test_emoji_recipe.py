@@ -312,3 +312,22 @@ def test_the_image_tokenizer_trains_on_the_pictures_as_its_processor_hands_them_
 
     unmoved = difference(CM3LeonImageProcessor(size=emoji_data.RESOLUTION))
     assert difference(loaded) < 0.15 * unmoved if content_radius else difference(loaded) == unmoved
+
+
+def test_the_judge_compares_in_the_frame_the_model_draws_in(world):
+    """`judge.in_model_frame`: nothing changes for a processor without moment normalisation; with it, a render and a
+    moved view of it become nearly the same picture, as the model would see and draw them."""
+    from cm3leon_emoji.judge import in_model_frame
+
+    from transformers_cm3leon import CM3LeonImageProcessor
+
+    _, seen, _ = world
+    render = emoji_data.render(seen[0].char)
+    view = emoji_data.render(seen[0].char, scale=0.9, shift=(-1.5, 1.0))
+    assert in_model_frame(CM3LeonImageProcessor(size=emoji_data.RESOLUTION), [render, view]) == [render, view]
+    normalising = CM3LeonImageProcessor(
+        size=emoji_data.RESOLUTION, background_color=(255, 255, 255), content_radius=0.25
+    )
+    framed = [np.asarray(picture, dtype=np.float32) for picture in in_model_frame(normalising, [render, view])]
+    raw = [np.asarray(picture, dtype=np.float32) for picture in (render, view)]
+    assert np.abs(framed[0] - framed[1]).mean() < 0.2 * np.abs(raw[0] - raw[1]).mean()

@@ -41,7 +41,7 @@ from cm3leon_emoji import (
     emoji_data,  # noqa: E402
     tasks,  # noqa: E402
 )
-from cm3leon_emoji.judge import ImageJudge  # noqa: E402
+from cm3leon_emoji.judge import ImageJudge, in_model_frame  # noqa: E402
 
 
 def _merged_settings(defaults: dict, **kwargs) -> dict:
@@ -61,23 +61,13 @@ class EmojiEvaluator:
         everything = emoji_data.select_emoji(emoji_data_min_distance(model))
         self.seen, self.held_out = emoji_data.split(everything, seed=0)
         self.by_name = {e.name: e for e in everything}
-        references = self.in_model_frame([emoji_data.render(e.char) for e in everything])
+        references = in_model_frame(processor.image_processor, [emoji_data.render(e.char) for e in everything])
         self.judge = ImageJudge([e.name for e in everything], references)
         self._bank = None
         self.cost = {"seconds": 0.0, "forwards": 0, "calls": 0, "images": 0}
         defaults = getattr(model.generation_config, "image_generation_defaults", None) or {}
         self.t2i_defaults = dict(defaults.get("text-to-image", {}))
         self.edit_defaults = dict(defaults.get("image-editing", {}))
-
-    def in_model_frame(self, pictures: list) -> list:
-        """`pictures` as the model sees and draws them: moved and scaled by its image processor's moment
-        normalisation (`content_radius`), when it has one. The judge compares in that frame."""
-        image_processor = self.processor.image_processor
-        if image_processor.content_radius is None:
-            return pictures
-        return image_processor.postprocess(
-            torch.from_numpy(image_processor.preprocess(pictures, return_tensors="np")["pixel_values"])
-        )
 
     # -- generation ---------------------------------------------------------------------------------------------------
     def t2i_settings(self, **kwargs) -> dict:
@@ -222,7 +212,7 @@ class EmojiEvaluator:
         return {
             "accuracy": float(np.mean([e == c for e, c in zip(expected, captions)])),
             "count": len(expected),
-            "judge_accuracy": self.judge.accuracy(self.in_model_frame(pictures), expected),
+            "judge_accuracy": self.judge.accuracy(in_model_frame(self.processor.image_processor, pictures), expected),
             "errors": wrong[:10],
         }
 

@@ -31,6 +31,18 @@ def image_features(images: Sequence[Image.Image]) -> np.ndarray:
     )
 
 
+def in_model_frame(image_processor, pictures: list) -> list:
+    """`pictures` as a model with this image processor sees and draws them: moved and scaled by its moment
+    normalisation (`content_radius`), when it has one. The judge's references are put in the frame the model draws
+    in; the transform is fixed pixel arithmetic, not the model."""
+    if getattr(image_processor, "content_radius", None) is None:
+        return list(pictures)
+    import torch
+
+    pixel_values = image_processor.preprocess(pictures, return_tensors="np")["pixel_values"]
+    return image_processor.postprocess(torch.from_numpy(pixel_values))
+
+
 class ImageJudge:
     """Identifies images among reference renders.
 
