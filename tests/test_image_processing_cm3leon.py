@@ -349,6 +349,11 @@ def test_content_radius_centres_and_scales_the_content():
     assert abs(ink_moments(before[1])[0] - ink_moments(before[0])[0]) > 1  # the copies were moved
     for moved in (1, 2):
         assert np.abs(after[moved] - after[0]).mean() < 0.25 * np.abs(before[moved] - before[0]).mean()
+    # A speck is centred but zoomed in at most 4x (its radius of gyration is far below 0.25), not blown into a blur.
+    speck = Image.new("RGB", (32, 32), "white")
+    speck.putpixel((5, 7), (0, 0, 0))
+    cx, cy, radius = ink_moments(normalising.preprocess(speck)["pixel_values"][0])
+    assert abs(cx - 16) < 0.5 and abs(cy - 16) < 0.5 and radius < 0.1
     # A blank picture has no content to move: it passes unchanged.
     blank = Image.new("RGB", (32, 32), "white")
     np.testing.assert_array_equal(

@@ -114,7 +114,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             Moment normalisation, for pictures on a plain `background_color` (icons, emoji, sketches): after the
             resize, each picture is moved so that the centre of mass of its content (the pixels that differ from
             `background_color`) is at the image centre, and scaled so that the content's radius of gyration is
-            `content_radius` times the image size (in (0, 0.5]; 0.25 fits most icons). A picture and its slightly moved
+            `content_radius` times the image size (in (0, 0.5]; 0.25 fits most icons; the zoom is at most 4x either way). A picture and its slightly moved
             or resized copies then get mostly the same codes: 83% of the codes of a 32 px emoji moved by up to 1.5 px
             and scaled by up to 10% agree with the original's, against 18% without. `token_mask` moves a mask with
             its image. `None` (the default) leaves pictures where they are.

@@ -23,6 +23,7 @@ ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> PIL mode
 # every edge blurs (a probe on 32 px emoji: 74% of a moved copy's codes agreed with the original's that way, against
 # 82% at 4x).
 _WORK_SCALE = 4
+_MAX_ZOOM = 4.0
 
 
 def whiten_transparency(image: PIL.Image.Image) -> PIL.Image.Image:
@@ -83,8 +84,8 @@ def mask_to_pil(mask_image) -> PIL.Image.Image:
 
 def content_affine(image: PIL.Image.Image, background_color, radius: float) -> tuple[float, ...] | None:
     """The affine map (PIL's output -> input coefficients, in pixels of `image`, a square RGB image) that centres
-    the content of `image` and scales its radius of gyration to `radius` times the image size; `None` for an image
-    with no content (all `background_color`), which is left as it is."""
+    the content of `image` and scales its radius of gyration to `radius` times the image size (zooming in or out by
+    at most 4x); `None` for an image with no content (all `background_color`), which is left as it is."""
     size = image.width
     pixels = np.asarray(image, dtype=np.float32)
     weights = np.abs(pixels - np.asarray(background_color, dtype=np.float32)).max(axis=2) / 255.0
@@ -95,7 +96,8 @@ def content_affine(image: PIL.Image.Image, background_color, radius: float) -> t
     column_mass, row_mass = weights.sum(axis=0), weights.sum(axis=1)
     cx, cy = float(column_mass @ centres) / total, float(row_mass @ centres) / total
     spread = float(column_mass @ (centres - cx) ** 2 + row_mass @ (centres - cy) ** 2)
-    inverse_scale = np.sqrt(spread / total) / (radius * size)  # output -> input
+    # Output -> input scale; the zoom stays within _MAX_ZOOM either way, so a speck is not blown up into a blur.
+    inverse_scale = min(max(float(np.sqrt(spread / total)) / (radius * size), 1 / _MAX_ZOOM), _MAX_ZOOM)
     half = size / 2
     return (inverse_scale, 0.0, cx - half * inverse_scale, 0.0, inverse_scale, cy - half * inverse_scale)
 
