@@ -272,7 +272,9 @@ class EmojiEvaluator:
                 mask = tasks.band_mask(rng, grid, min_rows=-(-grid // 3))  # a third to a half
             else:
                 mask = tasks.rectangle_mask(rng, grid, max_side=grid // 2)
-            picture = emoji_data.render(e.char)
+            # The band is drawn in the model's frame (under moment normalisation, the frame its training masked);
+            # the pipeline's normalisation then leaves the picture where it is.
+            (picture,) = in_model_frame(self.processor.image_processor, [emoji_data.render(e.char)])
             cell = picture.width // grid
             mask_image = Image.fromarray(np.kron(mask, np.ones((cell, cell), dtype=bool)).astype(np.uint8) * 255)
             output = pipe(
