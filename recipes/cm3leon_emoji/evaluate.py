@@ -42,6 +42,7 @@ from cm3leon_emoji import (
     tasks,  # noqa: E402
 )
 from cm3leon_emoji.judge import ImageJudge, in_model_frame  # noqa: E402
+from transformers_cm3leon.image_transforms import content_affine, transform_mask  # noqa: E402
 
 
 def _merged_settings(defaults: dict, **kwargs) -> dict:
@@ -272,11 +273,12 @@ class EmojiEvaluator:
                 mask = tasks.band_mask(rng, grid, min_rows=-(-grid // 3))  # a third to a half
             else:
                 mask = tasks.rectangle_mask(rng, grid, max_side=grid // 2)
-            # The band is drawn in the model's frame (under moment normalisation, the frame its training masked);
-            # the pipeline's normalisation then leaves the picture where it is.
-            (picture,) = in_model_frame(self.processor.image_processor, [emoji_data.render(e.char)])
+            picture = emoji_data.render(e.char)
             cell = picture.width // grid
             mask_image = Image.fromarray(np.kron(mask, np.ones((cell, cell), dtype=bool)).astype(np.uint8) * 255)
+            # The band is chosen in the model's frame, as training masked it: under moment normalisation the mask
+            # handed over is its preimage on the render, which the pipeline moves back onto the band.
+            mask_image = mask_in_picture_frame(self.processor.image_processor, picture, mask_image)
             output = pipe(
                 e.name if with_prompt else None,
                 image=picture,
@@ -329,6 +331,19 @@ GRID_PROMPTS = (
     "cat face",
     "rainbow",
 )
+
+
+def mask_in_picture_frame(image_processor, picture, frame_mask):
+    """`frame_mask` (in the model's frame) moved onto `picture`, undoing the processor's moment normalisation
+    (`content_radius`); as it is without one. `picture` has the processor's size."""
+    if getattr(image_processor, "content_radius", None) is None:
+        return frame_mask
+    affine = content_affine(picture.convert("RGB"), image_processor.background_color, image_processor.content_radius)
+    if affine is None:
+        return frame_mask
+    # picture = scale * frame + offset, so frame = (picture - offset) / scale.
+    scale, _, x_offset, _, _, y_offset = affine
+    return transform_mask(frame_mask, (1 / scale, 0.0, -x_offset / scale, 0.0, 1 / scale, -y_offset / scale))
 
 
 def emoji_data_min_distance(model) -> float:
