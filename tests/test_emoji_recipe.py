@@ -331,3 +331,29 @@ def test_the_judge_compares_in_the_frame_the_model_draws_in(world):
     framed = [np.asarray(picture, dtype=np.float32) for picture in in_model_frame(normalising, [render, view])]
     raw = [np.asarray(picture, dtype=np.float32) for picture in (render, view)]
     assert np.abs(framed[0] - framed[1]).mean() < 0.2 * np.abs(raw[0] - raw[1]).mean()
+
+
+def test_evaluator_hands_infilling_bands_over_as_their_preimage_on_the_picture(world):
+    """`evaluate.mask_in_picture_frame`: a band chosen in the model's frame, moved onto the raw render, comes back onto
+    exactly that band when the pipeline moves the mask with the picture (`token_mask(mask, image=...)`)."""
+    from cm3leon_emoji.evaluate import mask_in_picture_frame
+    from PIL import Image
+
+    from transformers_cm3leon import CM3LeonImageProcessor
+    from transformers_cm3leon.default_model import load_default
+
+    _, processor = load_default()
+    normalising = processor.image_processor
+    if normalising.content_radius is None:
+        pytest.skip("the shipped model's processor does not normalise")
+    _, seen, _ = world
+    rng = np.random.default_rng(0)
+    grid, cell = normalising.grid_size, emoji_data.RESOLUTION // normalising.grid_size
+    for emoji in seen[:: len(seen) // 40][:40]:
+        band = tasks.band_mask(rng, grid, min_rows=-(-grid // 3))
+        band_image = Image.fromarray(np.kron(band, np.ones((cell, cell), dtype=bool)).astype(np.uint8) * 255)
+        render = emoji_data.render(emoji.char)
+        moved = mask_in_picture_frame(normalising, render, band_image)
+        assert np.array_equal(normalising.token_mask(moved, image=render), band), emoji.name
+    plain = CM3LeonImageProcessor(size=emoji_data.RESOLUTION)
+    assert mask_in_picture_frame(plain, render, band_image) is band_image
