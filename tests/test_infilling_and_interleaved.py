@@ -205,6 +205,47 @@ def test_inpainting_moves_the_mask_with_a_normalised_picture(tiny):
     assert torch.equal(tokens[0, kept], centred[kept])
 
 
+def test_a_drawn_picture_is_repaired_and_edited_from_exactly_its_tokens(tiny):
+    """Token ids (a pipeline's `output_type="tokens"`) are a picture already in the model's frame: the pipelines use
+    them as they are, and the mask is read in the pixels they decode to, never moved by `content_radius`."""
+    from transformers_cm3leon import CM3LeonImageProcessor
+
+    model, processor = tiny
+    processor = copy.copy(processor)
+    processor.image_processor = CM3LeonImageProcessor(
+        vq_model=processor.image_processor.vq_model, background_color=(255, 255, 255), content_radius=0.2
+    )
+    drawn = torch.tensor(processor.image_processor.image_token_ids[7:23])  # 16 image tokens, none of them encoded
+    mask = np.zeros((16, 16), dtype=bool)
+    mask[9:12, 8:14] = True  # rows 2, columns 2-3 of the 4x4 grid: where they are, as no picture moves them
+    assert np.argwhere(processor.image_processor.token_mask(mask, image=drawn)).tolist() == [[2, 2], [2, 3]]
+    pipe = pipeline("image-inpainting", model=model, processor=processor)
+    kwargs = dict(
+        mask_image=mask, output_type="tokens", progress_bar=False, generator=torch.Generator().manual_seed(0)
+    )
+    tokens = pipe("x", image=drawn, **kwargs).images
+    kept = np.ones(16, dtype=bool)
+    kept[[10, 11]] = False
+    assert torch.equal(tokens[0, torch.from_numpy(kept)], drawn[kept])
+    as_list = pipe("x", image=drawn.tolist(), **{**kwargs, "generator": torch.Generator().manual_seed(0)}).images
+    assert torch.equal(as_list, tokens)
+    with pytest.raises(ValueError, match="an image given as token ids is the 16x16 picture they decode to"):
+        pipe("x", image=drawn, mask_image=np.ones((32, 32), dtype=bool))
+    with pytest.raises(ValueError, match="`image`: a pre-tokenised image must be 16 ids"):
+        pipe("x", image=drawn[:15], mask_image=mask)
+    with pytest.raises(TypeError, match="image token ids go in as one 1-D tensor per image"):
+        pipe("x", image=tokens, mask_image=mask)  # the (1, 16) batch itself
+
+    editor = pipeline("image-editing", model=model, processor=processor)
+    edited = editor("make it blue", image=drawn, output_type="tokens", progress_bar=False).images
+    assert edited.shape == (1, 16)
+    full, image_only, _ = processor.editing_prompts(drawn, "make it blue")
+    for stream in (full, image_only):  # the drawn tokens themselves, not a re-encoding of their picture
+        assert any(stream[i : i + 16] == drawn.tolist() for i in range(len(stream) - 15))
+    with pytest.raises(ValueError, match="`image`: a pre-tokenised image must be 16 ids in the image-token range"):
+        editor("make it blue", image=torch.arange(16))
+
+
 def _likelihood_by_hand(model, prompt_ids, image_ids):
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([prompt_ids + image_ids])).logits[0].float()

@@ -263,7 +263,10 @@ class CM3LeonImageProcessor(BaseImageProcessor):
                     )
                 image = (image.detach().float() * 255).round()
             elif image.dtype != torch.uint8:
-                raise TypeError(f"`{name}` must be a float tensor in [0, 1] or a uint8 tensor, got {image.dtype}.")
+                raise TypeError(
+                    f"`{name}` must be a float tensor in [0, 1] or a uint8 tensor, got {image.dtype}; image token ids "
+                    "go in as one 1-D tensor per image (`list(output.images)` of a pipeline's output_type='tokens')."
+                )
             array = image.detach().cpu().to(torch.uint8).numpy()
             return array_to_pil(np.moveaxis(array, 0, -1) if array.ndim == 3 else array, name)
         raise TypeError(
@@ -430,9 +433,18 @@ class CM3LeonImageProcessor(BaseImageProcessor):
                 (0-255) or floats in [0, 1].
             image_size (`tuple[int, int]`, *optional*): The `(width, height)` of the image the mask belongs to.
             image (*optional*): The image itself (any input `preprocess` accepts); required with `content_radius`,
-                which moves the mask as it moves the image.
+                which moves the mask as it moves the image. Or its image token ids (as a pipeline's
+                `output_type="tokens"` returns them): that picture is already in the model's frame, so the mask is in
+                the pixels they decode to (`size` x `size`) and is not moved.
         """
         mask = mask_to_pil(mask_image)
+        if image is not None and is_image_token_ids(image):
+            if mask.size != (self.size, self.size):
+                raise ValueError(
+                    f"`mask_image` is {mask.width}x{mask.height} pixels, but an image given as token ids is the "
+                    f"{self.size}x{self.size} picture they decode to; the mask must cover it pixel for pixel."
+                )
+            return self._masked_cells(mask)
         if image is not None:
             ((image, name),) = self._flatten_images(image)
             image = whiten_transparency(self._to_pil(image, name))
@@ -451,6 +463,10 @@ class CM3LeonImageProcessor(BaseImageProcessor):
                 )
             _, affine = normalize_content(self._resize_and_crop(image), self.background_color, self.content_radius)
             mask = transform_mask(mask, affine)
+        return self._masked_cells(mask)
+
+    def _masked_cells(self, mask: PIL.Image.Image) -> np.ndarray:
+        """`(grid_size, grid_size)` booleans: the cells of a `size` x `size` mask holding any masked pixel."""
         pixels = np.asarray(mask) >= 128
         grid, cell = self.grid_size, self.size // self.grid_size
         return pixels.reshape(grid, cell, grid, cell).any(axis=(1, 3))
@@ -574,6 +590,17 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         return loaded
 
 
+def is_image_token_ids(segment) -> bool:
+    """Whether a segment is a pre-tokenised image: a 1-D sequence of integer token ids."""
+    if isinstance(segment, torch.Tensor):
+        return segment.ndim == 1 and not segment.is_floating_point()
+    if isinstance(segment, np.ndarray):
+        return segment.ndim == 1 and np.issubdtype(segment.dtype, np.integer)
+    if isinstance(segment, (list, tuple)):
+        return bool(segment) and all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in segment)
+    return False
+
+
 def check_has_image_tokenizer(folder: str | os.PathLike) -> None:
     """A clear error for a local model folder saved without an image processor (a text-only conversion)."""
     folder = Path(folder)
@@ -590,4 +617,4 @@ def check_has_image_tokenizer(folder: str | os.PathLike) -> None:
         )
 
 
-__all__ = ["CM3LeonImageProcessor", "IMAGE_TOKENIZER_SUBFOLDER", "check_has_image_tokenizer"]
+__all__ = ["CM3LeonImageProcessor", "IMAGE_TOKENIZER_SUBFOLDER", "check_has_image_tokenizer", "is_image_token_ids"]

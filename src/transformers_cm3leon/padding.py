@@ -117,8 +117,8 @@ class CM3LeonPaddingMixin:
         start, stop = self.image_token_offset, self.image_token_offset + self.image_vocab_size
         if len(ids) != self.image_seq_length or not all(start <= i < stop for i in ids):
             raise ValueError(
-                f"A pre-tokenised image must be {self.image_seq_length} ids in the image-token range [{start}, {stop}); "
-                f"got {len(ids)} ids from {min(ids, default=None)} to {max(ids, default=None)}."
+                f"`{name}`: a pre-tokenised image must be {self.image_seq_length} ids in the image-token range "
+                f"[{start}, {stop}); got {len(ids)} ids from {min(ids, default=None)} to {max(ids, default=None)}."
             )
         return ids
 

@@ -27,7 +27,7 @@ from transformers.image_utils import is_valid_image
 from transformers.processing_utils import MultiModalData, ProcessorMixin
 from transformers.utils.hub import hf_api
 
-from .image_processing_cm3leon import check_has_image_tokenizer
+from .image_processing_cm3leon import check_has_image_tokenizer, is_image_token_ids
 from .padding import CM3LeonPaddingMixin
 from .prompting import (
     CHAT_TEMPLATES,
@@ -175,7 +175,9 @@ class CM3LeonProcessor(CM3LeonPromptsMixin, CM3LeonPaddingMixin, ProcessorMixin)
         return (token_ids >= start) & (token_ids < stop)
 
     def _check_image(self, image, name: str) -> None:
-        if not is_valid_image(image) and not is_image_token_ids(image):
+        if is_image_token_ids(image):
+            self._check_image_token_ids(image, name)
+        elif not is_valid_image(image):
             raise TypeError(
                 f"`{name}` must be an image (PIL.Image, numpy array or torch tensor) or its image token ids (a 1-D "
                 f"sequence of ints), got {describe(image)}."
@@ -560,17 +562,6 @@ def _check_images(images, name: str) -> None:
             raise TypeError(
                 f"`{name}[{index}]` must be an image (PIL.Image, numpy array or torch tensor), got {describe(image)}."
             )
-
-
-def is_image_token_ids(segment) -> bool:
-    """Whether a segment is a pre-tokenised image: a 1-D sequence of integer token ids."""
-    if isinstance(segment, torch.Tensor):
-        return segment.ndim == 1 and not segment.is_floating_point()
-    if isinstance(segment, np.ndarray):
-        return segment.ndim == 1 and np.issubdtype(segment.dtype, np.integer)
-    if isinstance(segment, (list, tuple)):
-        return bool(segment) and all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in segment)
-    return False
 
 
 def _is_image(item) -> bool:

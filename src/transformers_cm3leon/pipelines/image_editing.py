@@ -13,6 +13,7 @@ import torch
 from transformers.image_utils import is_valid_image, load_image
 
 from ..generation.configuration import CM3LeonImageGenerationConfig
+from ..image_processing_cm3leon import is_image_token_ids
 from ..validation import check_text_list, describe
 from .image_generation import CM3LeonImageGenerationPipeline
 from .pipeline_output import CM3LeonImagePipelineOutput
@@ -68,7 +69,8 @@ class CM3LeonImageEditingPipeline(CM3LeonImageGenerationPipeline):
             prompt (`str` or `list[str]`): The edit instruction(s), e.g. `"make the sky pink"` (not empty).
             image (`PIL.Image.Image`, path or URL, array, tensor, or a list of them): The image(s) to edit: one for
                 all instructions, or one per instruction. Resized and center-cropped to the image tokenizer's
-                resolution.
+                resolution. Or their image token ids (a 1-D tensor, as `output_type="tokens"` returns them): a drawn
+                picture is then edited from exactly its tokens, not re-encoded.
             guidance_scale (`float`, *optional*, defaults to 7.5): Weight of the instruction (the paper's text scale).
             image_guidance_scale (`float`, *optional*, defaults to 1.5): Weight of the input image (the paper's).
             num_images_per_prompt (`int`, *optional*, defaults to 1): Edited images per instruction.
@@ -126,8 +128,9 @@ class CM3LeonImageEditingPipeline(CM3LeonImageGenerationPipeline):
 
 
 def as_image_list(image, num_prompts: int, name: str) -> list:
-    """One image per prompt (a single image is used for every prompt); paths and URLs are loaded."""
-    if isinstance(image, str) or is_valid_image(image):
+    """One image per prompt (a single image, or one image's token ids, is used for every prompt); paths and URLs are
+    loaded."""
+    if isinstance(image, str) or is_valid_image(image) or is_image_token_ids(image):
         image = [image] * num_prompts
     if not isinstance(image, (list, tuple)) or not image:
         raise TypeError(
@@ -146,10 +149,10 @@ def as_image_list(image, num_prompts: int, name: str) -> list:
                 item = load_image(item)
             except Exception as error:  # noqa: BLE001 -- any failure to open the file is reported the same way
                 raise ValueError(f"`{name}[{index}]`={item!r} could not be loaded as an image: {error}") from error
-        elif not is_valid_image(item):
+        elif not is_valid_image(item) and not is_image_token_ids(item):
             raise TypeError(
-                f"`{name}[{index}]` must be an image (PIL.Image, a path or URL, numpy array or torch tensor), got "
-                f"{describe(item)}."
+                f"`{name}[{index}]` must be an image (PIL.Image, a path or URL, numpy array or torch tensor) or its "
+                f"image token ids (a 1-D sequence of ints), got {describe(item)}."
             )
         loaded.append(item)
     return loaded

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 
 from ..generation.configuration import CM3LeonImageGenerationConfig
+from ..image_processing_cm3leon import is_image_token_ids
 from ..validation import check_text_list
 from .image_editing import as_image_list
 from .image_generation import CM3LeonImageGenerationPipeline
@@ -65,9 +66,11 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
         Args:
             prompt (`str` or `list[str]`, *optional*): What the image shows (one for all images or one per image).
                 Without it, the masked part is redrawn from the rest of the image alone (no guidance).
-            image (`PIL.Image.Image`, path, array, tensor, or a list of them): The image(s) to repair.
+            image (`PIL.Image.Image`, path, array, tensor, or a list of them): The image(s) to repair, or their image
+                token ids (a 1-D tensor, as `output_type="tokens"` returns them): a drawn picture is then repaired
+                from exactly its tokens, not re-encoded.
             mask_image (same types, or a list): White (or `True`, or > 0.5) where to redraw, black where to keep;
-                the size of its image. One for all images or one per image.
+                the size of its image (of the picture token ids decode to). One for all images or one per image.
             guidance_scale (`float`, *optional*, defaults to 3.0): Weight of the prompt.
             num_images_per_prompt (`int`, *optional*, defaults to 1): Repairs per image.
             generator, temperature, top_k, top_p, parallel_decoding, output_type, return_dict,
@@ -87,11 +90,12 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
             raise ValueError("`image` is required: the image whose masked part is redrawn.")
         if mask_image is None:
             raise ValueError("`mask_image` is required: white where to redraw, black where to keep.")
-        num_images = len(image) if isinstance(image, (list, tuple)) else 1
+        num_images = len(image) if isinstance(image, (list, tuple)) and not is_image_token_ids(image) else 1
         images = as_image_list(image, num_images, "image")
-        # Pixels are checked (NaN, range, shape) before the masks are read against them.
+        # Pixels are checked (NaN, range, shape) before the masks are read against them; token ids are used as they
+        # are, so a picture the model drew is repaired without being normalised and re-encoded.
         images = [
-            self.processor.image_processor._to_pil(item, "image" if num_images == 1 else f"image[{index}]")
+            self._check_image(item, "image" if num_images == 1 else f"image[{index}]")
             for index, item in enumerate(images)
         ]
         masks = as_image_list(mask_image, num_images, "mask_image")
@@ -126,6 +130,11 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
             self.processor.masked_runs(mask, name)  # empty, full or too fragmented masks: clear errors now
         inputs = {"prompts": prompts, "images": images, "token_masks": token_masks}
         return self._run(inputs, settings, arguments)
+
+    def _check_image(self, image, name: str):
+        if is_image_token_ids(image):
+            return self.processor._check_image_token_ids(image, name)
+        return self.processor.image_processor._to_pil(image, name)
 
     def check_inputs(self, inputs: dict, generation_config, params: dict) -> None:
         super().check_inputs(inputs, generation_config, params)
