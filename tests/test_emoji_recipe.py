@@ -357,3 +357,20 @@ def test_evaluator_hands_infilling_bands_over_as_their_preimage_on_the_picture(w
         assert np.array_equal(normalising.token_mask(moved, image=render), band), emoji.name
     plain = CM3LeonImageProcessor(size=emoji_data.RESOLUTION)
     assert mask_in_picture_frame(plain, render, band_image) is band_image
+
+
+def test_the_held_out_pairs_read_off_the_image_tokenizer():
+    """`EmojiEvaluator.held_out_tokens`, the card's explanation of composition (the tokenizer alone, no sampling): the
+    tokenizer keeps every held-out pair, but a pair shares few of its tokens with its emoji in other tones, because a
+    change of skin tone changes most of an emoji's tokens."""
+    from cm3leon_emoji.evaluate import EmojiEvaluator
+
+    from transformers_cm3leon.default_model import load_default
+
+    evaluator = EmojiEvaluator(*load_default(), seed=0)
+    found = evaluator.held_out_tokens()
+    assert found["count"] == len(evaluator.held_out) and found["round_trip_judged"] == 1.0
+    assert found["tokens_seen_on_the_emoji"] <= found["tokens_seen_on_the_emoji_or_the_tone"] < 0.5
+    assert found["tokens_changed_between_two_seen_tones"] > 0.75
+    with pytest.raises(ValueError, match="`source` must be 'render', 'picture' or 'tokens', got 'drawing'"):
+        evaluator.infilling(evaluator.sample_seen(1), source="drawing")

@@ -14,7 +14,9 @@
 - Infilling through `pipeline("image-inpainting")` with the model's defaults (the best of 16 repairs by the model's
   own likelihood): a band of rows (a third to a half of the image) of seen emoji redrawn with the name as prompt
   (and as one repair at temperature 0.3), without a prompt, and a random rectangle; success when the judge identifies
-  the emoji.
+  the emoji. And a band of the model's own drawings of the same emoji, handed back as token ids or as pictures.
+- Held-out pairs read off the image tokenizer alone: the judge on its round trips, and how many of a pair's tokens
+  training shows on its emoji or its tone (what composing it asks of the model).
 - Ablation of text-to-image: guidance scale, CD-K, best-of-N (re-ranked by the model's own captioning score of the
   prompt; the judge never takes part), retrieval-augmented prompts (2 documents from the emoji bank).
 - Speed: seconds per image at batch 1 (`pipeline("text-to-image")`, the shipped decoding).
@@ -96,10 +98,18 @@ class EmojiEvaluator:
 
     @torch.no_grad()
     def generate_images(
-        self, prompt_ids, num_images_per_prompt=1, image_prompt_ids=None, draft_ids=None, seed_offset=0, **kwargs
+        self,
+        prompt_ids,
+        num_images_per_prompt=1,
+        image_prompt_ids=None,
+        draft_ids=None,
+        seed_offset=0,
+        return_tokens=False,
+        **kwargs,
     ):
-        """Images for the prompts, in batches; `self.cost` adds up the calls' forwards, images and seconds.
-        `draft_ids`: one picture's token ids per prompt, the speculative decoder's drafts."""
+        """Images for the prompts (their token ids with `return_tokens`), in batches; `self.cost` adds up the calls'
+        forwards, images and seconds. `draft_ids`: one picture's token ids per prompt, the speculative decoder's
+        drafts."""
         images = []
         step = max(1, self.batch_size // num_images_per_prompt)
         for start in range(0, len(prompt_ids), step):
@@ -130,8 +140,9 @@ class EmojiEvaluator:
             self.cost["forwards"] += output.num_forward_passes
             self.cost["calls"] += 1
             self.cost["images"] += len(output.image_token_ids)
-            images += self.processor.token_ids_to_images(output.image_token_ids)
-        return images
+            tokens = output.image_token_ids
+            images += [tokens] if return_tokens else self.processor.token_ids_to_images(tokens)
+        return torch.cat(images) if return_tokens else images
 
     @torch.no_grad()
     def generate_texts(self, prompt_ids, max_new_tokens: int = 24) -> list[str]:
@@ -258,27 +269,43 @@ class EmojiEvaluator:
             "count": len(images),
         }
 
-    def infilling(self, emoji, region: str = "band", with_prompt: bool = True, **kwargs) -> dict:
+    def infilling(
+        self, emoji, region: str = "band", with_prompt: bool = True, source: str = "render", **kwargs
+    ) -> dict:
         """Redraw a band of rows (a third to a half of the image) or a random rectangle of seen emoji through
         `pipeline("image-inpainting")`, with the model's inpainting defaults (`kwargs` over them); success when the
-        judge identifies the emoji."""
+        judge identifies the emoji. `source`: what is repaired: the emoji's `"render"`, or the model's own drawing of
+        it (text-to-image defaults), handed over as its `"picture"` or as its `"tokens"`."""
         from transformers import pipeline
 
+        if source not in ("render", "picture", "tokens"):
+            raise ValueError(f"`source` must be 'render', 'picture' or 'tokens', got {source!r}.")
         pipe = pipeline("image-inpainting", model=self.model, processor=self.processor)
+        drawings = None
+        if source != "render":
+            texts = [emoji_data.text_to_image_prompt(e.name) for e in emoji]
+            drawings = self.generate_images(self.prompts(texts), return_tokens=True, **self.t2i_settings())
         rng = np.random.default_rng(self.seed + 19)
         grid = self.processor.image_processor.grid_size
         images, expected = [], []
-        for e in emoji:
+        for index, e in enumerate(emoji):
             if region == "band":
                 mask = tasks.band_mask(rng, grid, min_rows=-(-grid // 3))  # a third to a half
             else:
                 mask = tasks.rectangle_mask(rng, grid, max_side=grid // 2)
-            picture = emoji_data.render(e.char)
+            picture = (
+                emoji_data.render(e.char)
+                if drawings is None
+                else self.processor.token_ids_to_images(drawings[index : index + 1])[0]
+            )
             cell = picture.width // grid
             mask_image = Image.fromarray(np.kron(mask, np.ones((cell, cell), dtype=bool)).astype(np.uint8) * 255)
-            # The band is chosen in the model's frame, as training masked it: under moment normalisation the mask
-            # handed over is its preimage on the render, which the pipeline moves back onto the band.
-            mask_image = mask_in_picture_frame(self.processor.image_processor, picture, mask_image)
+            if source == "render":
+                # The band is chosen in the model's frame, as training masked it: under moment normalisation the
+                # mask handed over is its preimage on the render, which the pipeline moves back onto the band.
+                mask_image = mask_in_picture_frame(self.processor.image_processor, picture, mask_image)
+            elif source == "tokens":
+                picture = drawings[index]
             output = pipe(
                 e.name if with_prompt else None,
                 image=picture,
@@ -291,6 +318,39 @@ class EmojiEvaluator:
             images += self.processor.token_ids_to_images(output.images)
             expected.append(e.name)
         return {"accuracy": self.judge.accuracy(images, expected), "count": len(images)}
+
+    @torch.no_grad()
+    def held_out_tokens(self) -> dict:
+        """What composing a held-out (emoji, skin tone) pair asks of the model, read off the image tokenizer alone
+        (no language model), on the renders: whether the tokenizer keeps the pair's picture (the judge on its round
+        trip); how many of the pair's tokens training shows at the same position on the same emoji (other tones or
+        none) or on the same tone (other emoji); and how many tokens differ between two seen tones of one emoji."""
+        image_processor = self.processor.image_processor
+        bases, tones = {e.base for e in self.held_out}, {e.tone for e in self.held_out}
+        related = [e for e in self.seen if e.base in bases or e.tone in tones]
+        codes = image_processor.encode([emoji_data.render(e.char) for e in self.held_out + related]).flatten(1)
+        held_codes, related_codes = codes[: len(self.held_out)], codes[len(self.held_out) :]
+        round_trip = image_processor.postprocess(image_processor.decode(held_codes))
+        on_emoji, on_emoji_or_tone = [], []
+        for e, row in zip(self.held_out, held_codes):
+            same_base = (related_codes[[s.base == e.base for s in related]] == row).any(0)
+            same_tone = (related_codes[[s.tone == e.tone for s in related]] == row).any(0)
+            on_emoji.append(float(same_base.float().mean()))
+            on_emoji_or_tone.append(float((same_base | same_tone).float().mean()))
+        toned = [(e, row) for e, row in zip(related, related_codes) if e.tone is not None]
+        changed = [
+            float((a != b).float().mean())
+            for i, (e, a) in enumerate(toned)
+            for f, b in toned[i + 1 :]
+            if e.base == f.base
+        ]
+        return {
+            "round_trip_judged": self.judge.accuracy(round_trip, [e.name for e in self.held_out]),
+            "tokens_seen_on_the_emoji": float(np.mean(on_emoji)),
+            "tokens_seen_on_the_emoji_or_the_tone": float(np.mean(on_emoji_or_tone)),
+            "tokens_changed_between_two_seen_tones": float(np.mean(changed)),
+            "count": len(self.held_out),
+        }
 
     def speed(self, repeats: int = 5) -> dict:
         from transformers import pipeline
@@ -392,6 +452,7 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
         ),
         "held_out": timed("vqa held out", evaluator.vqa, evaluator.held_out),
     }
+    results["held_out_tokens"] = timed("held-out pairs, read off the image tokenizer", evaluator.held_out_tokens)
     results["editing"] = timed("editing", evaluator.editing, max_edits=100 if quick else 300)
     infill_sample = sample[: 60 if quick else 200]
     results["infilling"] = {
@@ -401,6 +462,15 @@ def run(model_dir: str, output_dir: str, seed: int, quick: bool = False) -> dict
         ),
         "band_without_prompt": timed("infilling band", evaluator.infilling, infill_sample, with_prompt=False),
         "rectangle_with_name": timed("infilling rectangle", evaluator.infilling, infill_sample, region="rectangle"),
+        "own_drawing_band_with_name_picture": timed(
+            "infilling band + name of its own drawings, as pictures",
+            evaluator.infilling,
+            infill_sample,
+            source="picture",
+        ),
+        "own_drawing_band_with_name_tokens": timed(
+            "infilling band + name of its own drawings, as tokens", evaluator.infilling, infill_sample, source="tokens"
+        ),
     }
     if not quick:
         ablation = {}
