@@ -22,10 +22,9 @@ from transformers.processing_utils import ImagesKwargs
 from transformers.utils import cached_file, logging
 
 from .image_transforms import (
-    ARRAY_MODES,
-    array_to_pil,
     mask_to_pil,
     normalize_content,
+    to_pil_image,
     transform_mask,
     whiten_transparency,
 )
@@ -36,8 +35,6 @@ logger = logging.get_logger(__name__)
 IMAGE_TOKENIZER_SUBFOLDER = "image_tokenizer"
 """Subfolder, beside the processor's JSON, that holds the VQ model (`config.json` + `model.safetensors`)."""
 
-# PIL modes with 8 bits per channel; 16-bit and float modes ("I", "F", "I;16", ...) would need a tone mapping.
-_SUPPORTED_PIL_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 _OUTPUT_TYPES = ("pil", "np", "pt")
 _RETURN_TENSORS = (None, "np", "pt")
 # Keys that transformers itself writes into an image processor's JSON; they are not settings.
@@ -231,49 +228,6 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         return range(self.image_token_offset, self.image_token_offset + self.num_image_tokens)
 
     # -- pixels -----------------------------------------------------------------------------------------------------
-    def _to_pil(self, image, name: str) -> PIL.Image.Image:
-        if isinstance(image, PIL.Image.Image):
-            if image.mode not in _SUPPORTED_PIL_MODES:
-                raise ValueError(
-                    f"`{name}` has PIL mode {image.mode!r}; supported modes are {list(_SUPPORTED_PIL_MODES)}. Convert "
-                    "16-bit or float images to 8-bit RGB first."
-                )
-            return image
-        if isinstance(image, np.ndarray):
-            if image.dtype != np.uint8:
-                raise TypeError(
-                    f"`{name}` must be a uint8 array in (height, width, channels) layout, got {image.dtype}."
-                )
-            return array_to_pil(image, name)
-        if isinstance(image, torch.Tensor):
-            if image.dim() not in (2, 3) or (image.dim() == 3 and image.shape[0] not in ARRAY_MODES):
-                raise ValueError(
-                    f"`{name}` must be a tensor of shape (channels, height, width) with 1-4 channels, or "
-                    f"(height, width), got {tuple(image.shape)}."
-                )
-            if image.is_floating_point():
-                if image.numel() and not torch.isfinite(image).all():
-                    raise ValueError(
-                        f"`{name}` is a float tensor with NaN or infinite values; pixels must be in [0, 1]."
-                    )
-                if image.numel() and (image.min() < 0 or image.max() > 1):
-                    raise ValueError(
-                        f"`{name}` is a float tensor, which must hold values in [0, 1]; got values in "
-                        f"[{float(image.min()):.4g}, {float(image.max()):.4g}]."
-                    )
-                image = (image.detach().float() * 255).round()
-            elif image.dtype != torch.uint8:
-                raise TypeError(
-                    f"`{name}` must be a float tensor in [0, 1] or a uint8 tensor, got {image.dtype}; image token ids "
-                    "go in as one 1-D tensor per image (`list(output.images)` of a pipeline's output_type='tokens')."
-                )
-            array = image.detach().cpu().to(torch.uint8).numpy()
-            return array_to_pil(np.moveaxis(array, 0, -1) if array.ndim == 3 else array, name)
-        raise TypeError(
-            f"`{name}` must be a PIL.Image.Image, a uint8 numpy array (height, width, channels) or a torch tensor "
-            f"(channels, height, width), got {type(image).__name__}."
-        )
-
     def _flatten_images(self, images) -> list[tuple[object, str]]:
         """One entry per image, with the name to use in error messages; 4-d arrays/tensors are batches."""
         if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
@@ -311,7 +265,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             raise ValueError(f"`return_tensors` must be one of {list(_RETURN_TENSORS)}, got {return_tensors!r}.")
         pixel_values = []
         for image, name in self._flatten_images(images):
-            image = self._resize_and_crop(whiten_transparency(self._to_pil(image, name)), name)
+            image = self._resize_and_crop(whiten_transparency(to_pil_image(image, name)), name)
             if self.content_radius is not None:
                 image, _ = normalize_content(image, self.background_color, self.content_radius)
             pixels = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
@@ -447,7 +401,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             return self._masked_cells(mask)
         if image is not None:
             ((image, name),) = self._flatten_images(image)
-            image = whiten_transparency(self._to_pil(image, name))
+            image = whiten_transparency(to_pil_image(image, name))
             image_size = image.size
         if image_size is not None and mask.size != tuple(image_size):
             raise ValueError(

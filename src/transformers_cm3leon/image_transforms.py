@@ -1,7 +1,7 @@
 # Copyright 2026 The transformers-cm3leon developers.
 # Licensed under the Apache License, Version 2.0.
-"""Pixel-level helpers of the image processor: arrays and transparency, pixel masks, and moment normalisation of a
-picture's content.
+"""Pixel-level helpers of the image processor: user images (PIL, arrays, tensors) as checked PIL images, transparency,
+pixel masks, and moment normalisation of a picture's content.
 
 Moment normalisation (as handwriting recognisers normalise a character before reading it) moves a picture so that
 the centre of mass of its content (the pixels that differ from the background colour) is at the image centre, and
@@ -18,6 +18,8 @@ import PIL.Image
 import torch
 
 ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> PIL mode
+# PIL modes with 8 bits per channel; 16-bit and float modes ("I", "F", "I;16", ...) would need a tone mapping.
+_SUPPORTED_PIL_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 
 # The moved picture is sampled onto a grid this many times finer, then downsampled: sampled at the image's own size,
 # every edge blurs (a probe on 32 px emoji: 74% of a moved copy's codes agreed with the original's that way, against
@@ -46,6 +48,48 @@ def array_to_pil(array: np.ndarray, name: str) -> PIL.Image.Image:
     if array.ndim == 2:
         return PIL.Image.fromarray(np.ascontiguousarray(array), "L")
     raise ValueError(f"`{name}` must have shape (height, width) or (height, width, 1|2|3|4), got {array.shape}.")
+
+
+def to_pil_image(image, name: str) -> PIL.Image.Image:
+    """`image` (a PIL image, a uint8 array `(H, W[, C])` or a tensor `(C, H, W)` / `(H, W)` of floats in [0, 1] or
+    uint8) as a PIL image, checked; errors name the argument `name`."""
+    if isinstance(image, PIL.Image.Image):
+        if image.mode not in _SUPPORTED_PIL_MODES:
+            raise ValueError(
+                f"`{name}` has PIL mode {image.mode!r}; supported modes are {list(_SUPPORTED_PIL_MODES)}. Convert "
+                "16-bit or float images to 8-bit RGB first."
+            )
+        return image
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise TypeError(f"`{name}` must be a uint8 array in (height, width, channels) layout, got {image.dtype}.")
+        return array_to_pil(image, name)
+    if isinstance(image, torch.Tensor):
+        if image.dim() not in (2, 3) or (image.dim() == 3 and image.shape[0] not in ARRAY_MODES):
+            raise ValueError(
+                f"`{name}` must be a tensor of shape (channels, height, width) with 1-4 channels, or "
+                f"(height, width), got {tuple(image.shape)}."
+            )
+        if image.is_floating_point():
+            if image.numel() and not torch.isfinite(image).all():
+                raise ValueError(f"`{name}` is a float tensor with NaN or infinite values; pixels must be in [0, 1].")
+            if image.numel() and (image.min() < 0 or image.max() > 1):
+                raise ValueError(
+                    f"`{name}` is a float tensor, which must hold values in [0, 1]; got values in "
+                    f"[{float(image.min()):.4g}, {float(image.max()):.4g}]."
+                )
+            image = (image.detach().float() * 255).round()
+        elif image.dtype != torch.uint8:
+            raise TypeError(
+                f"`{name}` must be a float tensor in [0, 1] or a uint8 tensor, got {image.dtype}; image token ids "
+                "go in as one 1-D tensor per image (`list(output.images)` of a pipeline's output_type='tokens')."
+            )
+        array = image.detach().cpu().to(torch.uint8).numpy()
+        return array_to_pil(np.moveaxis(array, 0, -1) if array.ndim == 3 else array, name)
+    raise TypeError(
+        f"`{name}` must be a PIL.Image.Image, a uint8 numpy array (height, width, channels) or a torch tensor "
+        f"(channels, height, width), got {type(image).__name__}."
+    )
 
 
 def mask_to_pil(mask_image) -> PIL.Image.Image:
@@ -137,6 +181,7 @@ __all__ = [
     "content_affine",
     "mask_to_pil",
     "normalize_content",
+    "to_pil_image",
     "transform_mask",
     "whiten_transparency",
 ]

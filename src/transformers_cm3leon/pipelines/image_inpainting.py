@@ -16,6 +16,7 @@ import torch
 
 from ..generation.configuration import CM3LeonImageGenerationConfig
 from ..image_processing_cm3leon import is_image_token_ids
+from ..image_transforms import to_pil_image
 from ..validation import check_text_list
 from .image_editing import as_image_list
 from .image_generation import CM3LeonImageGenerationPipeline
@@ -134,7 +135,7 @@ class CM3LeonImageInpaintingPipeline(CM3LeonImageGenerationPipeline):
     def _check_image(self, image, name: str):
         if is_image_token_ids(image):
             return self.processor._check_image_token_ids(image, name)
-        return self.processor.image_processor._to_pil(image, name)
+        return to_pil_image(image, name)
 
     def check_inputs(self, inputs: dict, generation_config, params: dict) -> None:
         super().check_inputs(inputs, generation_config, params)
