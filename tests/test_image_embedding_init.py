@@ -49,4 +49,9 @@ def test_codebook_wider_than_the_model_is_refused():
     model, _ = get_tiny_cm3leon()
     wide = torch.nn.Embedding(model.config.image_vocab_size, model.config.hidden_size + 1)
     with pytest.raises(ValueError, match="embed_dim <= hidden_size"):
-        init_image_embeddings_from_codebook(model, SimpleNamespace(quantize=SimpleNamespace(embedding=wide)))
+        init_image_embeddings_from_codebook(
+            model,
+            SimpleNamespace(
+                config=SimpleNamespace(num_palette_embeddings=0), quantize=SimpleNamespace(embedding=wide)
+            ),
+        )

@@ -62,6 +62,8 @@ class CM3LeonConfig(PretrainedConfig):
         image_token_offset (`int`): Id of the image token of VQ code 0; code `c` is id `image_token_offset + c`.
         image_vocab_size (`int`): Number of VQ codes (8192).
         image_seq_length (`int`): Image tokens per image (1024).
+        num_palette_tokens (`int`): The last `num_palette_tokens` image tokens are palette codes (an image tokenizer
+            with `num_palette_embeddings`): each image ends with one, and only there. 0 (the paper, Chameleon): none.
         break_token_id (`int`): Id of `<racm3:break>`, the modality switch (begin-image in Chameleon).
         eoss_token_id (`int`): Id of `<eoss>`, end of a sentinel span (end-image in Chameleon).
         sentinel_token_offset (`int`, *optional*): Id of `<sentinel:0>`; `None` when the vocabulary has none.
@@ -112,6 +114,7 @@ class CM3LeonConfig(PretrainedConfig):
         image_token_offset: int = 4,
         image_vocab_size: int = 8192,
         image_seq_length: int = 1024,
+        num_palette_tokens: int = 0,
         eoss_token_id: int = 8196,
         break_token_id: int = 8197,
         sentinel_token_offset: int | None = 8198,
@@ -193,6 +196,14 @@ class CM3LeonConfig(PretrainedConfig):
         self.image_token_offset = image_token_offset
         self.image_vocab_size = image_vocab_size
         self.image_seq_length = image_seq_length
+        if isinstance(num_palette_tokens, bool) or not isinstance(num_palette_tokens, int):
+            raise TypeError(f"`num_palette_tokens` must be an int (0 for none), got {num_palette_tokens!r}.")
+        if num_palette_tokens and not (2 <= num_palette_tokens < image_vocab_size and image_seq_length >= 2):
+            raise ValueError(
+                f"`num_palette_tokens` must be 0 or in [2, image_vocab_size={image_vocab_size}), with at least one grid "
+                f"token before it (image_seq_length={image_seq_length}), got {num_palette_tokens}."
+            )
+        self.num_palette_tokens = num_palette_tokens
         self.eoss_token_id = eoss_token_id
         self.break_token_id = break_token_id
         self.sentinel_token_offset = sentinel_token_offset
@@ -323,6 +334,11 @@ class CM3LeonVQConfig(PretrainedConfig):
         beta (`float`): Weight of the commitment loss.
         num_groups (`int`): Groups of every GroupNorm (32 in taming).
         initializer_range (`float`): Std of the normal init of the codebook.
+        num_palette_embeddings (`int`): Size of a second, global codebook: one more code per image, read from its
+            colours alone (not where they are) and added to the decoder's input everywhere, so that the grid codes
+            can describe shapes while the palette code says how they are coloured (e.g. an emoji's skin tone). It
+            follows the grid codes (`image_seq_length = grid_size ** 2 + 1`) and is numbered after them
+            (`num_embeddings + palette`). 0 (taming, Chameleon): no palette code.
     """
 
     model_type = "cm3leon_vqgan"
@@ -345,8 +361,15 @@ class CM3LeonVQConfig(PretrainedConfig):
         beta: float = 0.25,
         num_groups: int = 32,
         initializer_range: float = 0.02,
+        num_palette_embeddings: int = 0,
         **kwargs,
     ):
+        if isinstance(num_palette_embeddings, bool) or not isinstance(num_palette_embeddings, int):
+            raise TypeError(f"`num_palette_embeddings` must be an int (0 for none), got {num_palette_embeddings!r}.")
+        if num_palette_embeddings == 1 or num_palette_embeddings < 0:
+            raise ValueError(
+                f"`num_palette_embeddings` must be 0 (no palette code) or at least 2, got {num_palette_embeddings}."
+            )
         for name, value in (
             ("embed_dim", embed_dim),
             ("num_embeddings", num_embeddings),
@@ -386,6 +409,7 @@ class CM3LeonVQConfig(PretrainedConfig):
         self.beta = beta
         self.num_groups = num_groups
         self.initializer_range = initializer_range
+        self.num_palette_embeddings = num_palette_embeddings
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)
 
@@ -397,6 +421,16 @@ class CM3LeonVQConfig(PretrainedConfig):
     def grid_size(self) -> int:
         """Codes per side: the image is encoded to `grid_size * grid_size` codes."""
         return self.resolution // self.downsample_factor
+
+    @property
+    def image_seq_length(self) -> int:
+        """Codes per image: the grid, then the palette code when there is one."""
+        return self.grid_size**2 + (1 if self.num_palette_embeddings else 0)
+
+    @property
+    def num_image_tokens(self) -> int:
+        """Distinct codes: the grid codebook's, then the palette codes."""
+        return self.num_embeddings + self.num_palette_embeddings
 
     @classmethod
     def from_preset(cls, name: str, **kwargs) -> CM3LeonVQConfig:

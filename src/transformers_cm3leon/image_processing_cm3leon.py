@@ -214,13 +214,13 @@ class CM3LeonImageProcessor(BaseImageProcessor):
 
     @property
     def image_seq_length(self) -> int:
-        """Image tokens per image (`grid_size ** 2`)."""
-        return self.grid_size**2
+        """Image tokens per image: `grid_size ** 2`, then the palette code when the VQ model has one."""
+        return self._require_vq_model().config.image_seq_length
 
     @property
     def num_image_tokens(self) -> int:
-        """Number of distinct image tokens: the VQ codebook size."""
-        return self._require_vq_model().config.num_embeddings
+        """Number of distinct image tokens: the VQ codebook size (and then the palette codes)."""
+        return self._require_vq_model().config.num_image_tokens
 
     @property
     def image_token_ids(self) -> range:
@@ -304,8 +304,8 @@ class CM3LeonImageProcessor(BaseImageProcessor):
 
     # -- codes and token ids ----------------------------------------------------------------------------------------
     def encode(self, images) -> torch.LongTensor:
-        """Images (any input `preprocess` accepts) -> VQ codes `(B, grid_size ** 2)`, row-major (cells of
-        `background_color`, when it is set, get the codes of a blank image)."""
+        """Images (any input `preprocess` accepts) -> VQ codes `(B, image_seq_length)`, row-major (cells of
+        `background_color`, when it is set, get the codes of a blank image), then the palette code if any."""
         vq_model = self._require_vq_model()
         pixel_values = self.preprocess(images, return_tensors="pt")["pixel_values"].to(vq_model.device)
         codes = vq_model.encode(pixel_values)
@@ -317,20 +317,21 @@ class CM3LeonImageProcessor(BaseImageProcessor):
             cell = self.size // grid
             deviation = (pixel_values - background).abs().amax(dim=1)  # (B, size, size)
             blank = deviation.view(-1, grid, cell, grid, cell).amax(dim=(2, 4)).flatten(1) <= 2 / 127.5
-            codes = torch.where(blank, blank_codes, codes)
+            cells = grid * grid  # a palette code (after the grid) describes the whole image: kept
+            codes[:, :cells] = torch.where(blank, blank_codes[:, :cells], codes[:, :cells])
         return codes
 
     def decode(self, codes: torch.LongTensor) -> torch.FloatTensor:
-        """VQ codes `(B, grid_size ** 2)` or `(B, grid_size, grid_size)` -> pixel values `(B, 3, size, size)` in
-        [-1, 1]; `postprocess` turns them into images."""
+        """VQ codes `(B, image_seq_length)` (or `(B, grid_size, grid_size)` without a palette) -> pixel values
+        `(B, 3, size, size)` in [-1, 1]; `postprocess` turns them into images."""
         return self._require_vq_model().decode(codes)
 
     def images_to_token_ids(self, images) -> torch.LongTensor:
-        """Images -> image token ids `(B, grid_size ** 2)`: the VQ codes shifted by `image_token_offset`."""
+        """Images -> image token ids `(B, image_seq_length)`: the VQ codes shifted by `image_token_offset`."""
         return self.encode(images) + self.image_token_offset
 
     def token_ids_to_images(self, token_ids, output_type: str = "pil"):
-        """Image token ids `(B, grid_size ** 2)` (or one image's `(grid_size ** 2,)`) -> images, see `postprocess`.
+        """Image token ids `(B, image_seq_length)` (or one image's `(image_seq_length,)`) -> images, see `postprocess`.
 
         Every id must be an image token id (`image_token_ids`) and each row must hold exactly `image_seq_length`.
         """
@@ -339,7 +340,7 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         return self.postprocess(self.token_ids_to_pixel_values(token_ids), output_type=output_type)
 
     def token_ids_to_pixel_values(self, token_ids) -> torch.FloatTensor:
-        """Image token ids `(B, grid_size ** 2)` -> the VQ model's pixel values `(B, 3, size, size)`, in [-1, 1]
+        """Image token ids `(B, image_seq_length)` -> the VQ model's pixel values `(B, 3, size, size)`, in [-1, 1]
         (unclamped); `postprocess` turns them into images."""
         vq_model = self._require_vq_model()
         if isinstance(token_ids, np.ndarray):
@@ -359,9 +360,12 @@ class CM3LeonImageProcessor(BaseImageProcessor):
         if token_ids.dim() == 1:
             token_ids = token_ids.unsqueeze(0)
         if token_ids.dim() != 2 or token_ids.shape[1] != self.image_seq_length:
+            layout = f"{self.grid_size}x{self.grid_size}" + (
+                " + a palette code" if self.image_seq_length > self.grid_size**2 else ""
+            )
             raise ValueError(
-                f"`token_ids` must have shape (batch_size, {self.image_seq_length}) (image_seq_length = "
-                f"{self.grid_size}x{self.grid_size}), got {tuple(token_ids.shape)}."
+                f"`token_ids` must have shape (batch_size, {self.image_seq_length}) (image_seq_length = {layout}), got "
+                f"{tuple(token_ids.shape)}."
             )
         valid = self.image_token_ids
         outside = (token_ids < valid.start) | (token_ids >= valid.stop)

@@ -118,13 +118,18 @@ def architecture_summary(config: CM3LeonConfig) -> list[tuple[str, str]]:
 
 def image_tokenizer_summary(config: CM3LeonVQConfig) -> list[tuple[str, str]]:
     """Rows (name, value) describing the VQ image tokenizer."""
-    return [
+    grid = f"{config.grid_size} x {config.grid_size}"
+    rows = [
         ("Type", "taming-transformers VQGAN (encoder, nearest-neighbour quantizer, decoder)"),
         ("Resolution", f"{config.resolution} x {config.resolution} pixels"),
-        ("Codes per image", f"{config.grid_size} x {config.grid_size} = {config.grid_size**2}"),
+        ("Codes per image", f"{grid} = {config.grid_size**2}"),
         ("Codebook", f"{config.num_embeddings} codes of dimension {config.embed_dim}"),
         ("Downsampling", f"factor {config.downsample_factor}"),
     ]
+    if config.num_palette_embeddings:
+        rows[2] = ("Codes per image", f"{grid} + 1 palette code = {config.image_seq_length}")
+        rows.append(("Palette", f"{config.num_palette_embeddings} codes, read from the colours, added to the decoder"))
+    return rows
 
 
 def _text_to_image_defaults(generation_config: GenerationConfig | None) -> dict:

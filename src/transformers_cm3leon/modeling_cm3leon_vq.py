@@ -30,8 +30,9 @@ class CM3LeonVQModelOutput(ModelOutput):
     Args:
         reconstruction (`torch.FloatTensor` of shape `(batch_size, out_channels, resolution, resolution)`):
             Decoder output, *not* clamped (clamping would cut the gradient of a reconstruction loss).
-        codes (`torch.LongTensor` of shape `(batch_size, grid_size * grid_size)`):
-            Codebook indices in row-major order.
+        codes (`torch.LongTensor` of shape `(batch_size, image_seq_length)`):
+            Codebook indices in row-major order, then the palette code (`num_embeddings + palette`) when the model
+            has one.
         quantized (`torch.FloatTensor` of shape `(batch_size, embed_dim, grid_size, grid_size)`):
             Quantized latents with the straight-through estimator: the codebook vectors in the forward pass, the
             identity towards the encoder in the backward pass.
@@ -44,6 +45,8 @@ class CM3LeonVQModelOutput(ModelOutput):
             `mean((z_q - sg(z)) ** 2)`: moves the codebook towards the encoder outputs.
         commitment_loss (`torch.FloatTensor` of shape `()`):
             `mean((sg(z_q) - z) ** 2)`: keeps the encoder outputs close to their codes.
+        palette_logits (`torch.FloatTensor` of shape `(batch_size, num_palette_embeddings)`, *optional*):
+            The palette head's logits (models with `num_palette_embeddings`), e.g. for a supervised palette loss.
     """
 
     reconstruction: torch.FloatTensor | None = None
@@ -52,6 +55,39 @@ class CM3LeonVQModelOutput(ModelOutput):
     embedding_loss: torch.FloatTensor | None = None
     codebook_loss: torch.FloatTensor | None = None
     commitment_loss: torch.FloatTensor | None = None
+    palette_logits: torch.FloatTensor | None = None
+
+
+class CM3LeonVQPaletteHead(nn.Module):
+    """Reads an image's palette code from its colours alone: a soft histogram of its pixels over learned prototype
+    colours (a pixel shares itself among the prototypes by a softmax of minus its squared distance to each, at a
+    learned temperature), then a linear classifier of the histogram's logarithm. It tells which colours a picture
+    has and how much of each, not where they are. The prototypes start on a grid of `COLOUR_LEVELS` values per channel.
+
+    (A small per-pixel MLP averaged over the image learns this far more slowly: on CM3Leon-Emoji's skin tones it read
+    14% of the toned emoji after 600 steps, where this head reads 93% after 200.)
+    """
+
+    COLOUR_LEVELS = 4
+    INITIAL_TEMPERATURE = 0.05  # in squared distance of [-1, 1] pixel values
+
+    def __init__(self, config: CM3LeonVQConfig):
+        super().__init__()
+        num_colours = self.COLOUR_LEVELS**config.in_channels
+        self.prototypes = nn.Parameter(torch.empty(num_colours, config.in_channels))
+        self.log_temperature = nn.Parameter(torch.empty(()))
+        self.classifier = nn.Linear(num_colours, config.num_palette_embeddings)
+
+    def initial_prototypes(self) -> torch.Tensor:
+        levels = (torch.arange(self.COLOUR_LEVELS) + 0.5) / self.COLOUR_LEVELS * 2 - 1
+        return torch.cartesian_prod(*[levels] * self.prototypes.shape[1]).reshape(self.prototypes.shape)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        pixels = pixel_values.flatten(2).transpose(1, 2)  # (batch, height * width, channels)
+        prototypes = self.prototypes.to(pixels.dtype)
+        distances = pixels.pow(2).sum(-1, keepdim=True) + prototypes.pow(2).sum(-1) - 2 * pixels @ prototypes.T
+        shares = torch.softmax(-distances / self.log_temperature.exp(), dim=-1)
+        return self.classifier(torch.log(shares.mean(dim=1) + 1e-4))
 
 
 class CM3LeonVQVectorQuantizer(nn.Module):
@@ -308,7 +344,7 @@ class CM3LeonVQPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         # PyTorch's default convolution init (what taming trained with), not transformers' generic normal(0.02);
         # the codebook draws from normal(0, initializer_range).
-        if isinstance(module, nn.Conv2d):
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
                 fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
@@ -319,6 +355,9 @@ class CM3LeonVQPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.GroupNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, CM3LeonVQPaletteHead):
+            init.copy_(module.prototypes, module.initial_prototypes())
+            init.constant_(module.log_temperature, math.log(module.INITIAL_TEMPERATURE))
 
 
 class CM3LeonVQModel(CM3LeonVQPreTrainedModel):
@@ -328,6 +367,9 @@ class CM3LeonVQModel(CM3LeonVQPreTrainedModel):
     An image of `resolution x resolution` pixels scaled to [-1, 1] becomes `grid_size * grid_size` codes in
     `[0, num_embeddings)`, read row by row (`codes[:, r * grid_size + c]` is row `r`, column `c`), and codes become
     an image again. Parameter names are taming's, so a taming `VQModel` state dict loads without renaming.
+
+    With `num_palette_embeddings`, a last code per image (`num_embeddings + palette`) is read from the image's
+    colours by `palette_head` and its `palette_embedding` is added to the decoder's input at every position.
 
     Example:
 
@@ -355,6 +397,9 @@ class CM3LeonVQModel(CM3LeonVQPreTrainedModel):
         self.quantize = CM3LeonVQVectorQuantizer(config)
         self.post_quant_conv = nn.Conv2d(config.embed_dim, config.latent_channels, 1)
         self.decoder = CM3LeonVQDecoder(config)
+        if config.num_palette_embeddings:
+            self.palette_head = CM3LeonVQPaletteHead(config)
+            self.palette_embedding = nn.Embedding(config.num_palette_embeddings, config.latent_channels)
         self.post_init()
 
     # -- input checks -----------------------------------------------------------------------------------------------
@@ -379,18 +424,27 @@ class CM3LeonVQModel(CM3LeonVQPreTrainedModel):
             raise TypeError(f"`codes` must be a torch.Tensor of integer codes, got {type(codes).__name__}.")
         if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
             raise TypeError(f"`codes` must be an integer tensor, got dtype {codes.dtype}.")
-        grid = self.config.grid_size
-        if codes.dim() == 3 and tuple(codes.shape[1:]) == (grid, grid):
+        config = self.config
+        grid, length = config.grid_size, config.image_seq_length
+        if codes.dim() == 3 and tuple(codes.shape[1:]) == (grid, grid) and length == grid * grid:
             codes = codes.reshape(codes.shape[0], grid * grid)
-        if codes.dim() != 2 or codes.shape[1] != grid * grid:
-            raise ValueError(
-                f"`codes` must have shape (batch_size, {grid * grid}) or (batch_size, {grid}, {grid}), got "
-                f"{tuple(codes.shape)}."
+        if codes.dim() != 2 or codes.shape[1] != length:
+            shapes = f"(batch_size, {length})" + (
+                "" if config.num_palette_embeddings else f" or (batch_size, {grid}, {grid})"
             )
-        if codes.numel() and (codes.min() < 0 or codes.max() >= self.config.num_embeddings):
+            palette = f" ({grid}x{grid} grid codes, then the palette code)" if config.num_palette_embeddings else ""
+            raise ValueError(f"`codes` must have shape {shapes}{palette}, got {tuple(codes.shape)}.")
+        grid_codes, palette_codes = codes[:, : grid * grid], codes[:, grid * grid :]
+        if grid_codes.numel() and (grid_codes.min() < 0 or grid_codes.max() >= config.num_embeddings):
             raise ValueError(
-                f"`codes` must lie in [0, {self.config.num_embeddings}), got values in "
-                f"[{int(codes.min())}, {int(codes.max())}]."
+                f"`codes` must lie in [0, {config.num_embeddings}) at the {grid * grid} grid positions, got values in "
+                f"[{int(grid_codes.min())}, {int(grid_codes.max())}]."
+            )
+        low, high = config.num_embeddings, config.num_image_tokens
+        if palette_codes.numel() and (palette_codes.min() < low or palette_codes.max() >= high):
+            raise ValueError(
+                f"`codes` must end with a palette code in [{low}, {high}), got values in "
+                f"[{int(palette_codes.min())}, {int(palette_codes.max())}] there."
             )
         return codes.long().to(self.device)
 
@@ -399,8 +453,21 @@ class CM3LeonVQModel(CM3LeonVQPreTrainedModel):
         latents = self.quant_conv(self.encoder(pixel_values))
         return self.quantize(latents)
 
-    def _decode_latents(self, quantized: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.post_quant_conv(quantized))
+    def _decode_latents(self, quantized: torch.Tensor, palette: torch.Tensor | None = None) -> torch.Tensor:
+        hidden_states = self.post_quant_conv(quantized)
+        if palette is not None:  # (batch, latent_channels): the same colouring at every position
+            hidden_states = hidden_states + palette[:, :, None, None]
+        return self.decoder(hidden_states)
+
+    def _palette(self, pixel_values: torch.Tensor, palette_codes: torch.Tensor | None):
+        """The palette logits and the vectors the decoder gets: of `palette_codes` when given (teacher forcing), else
+        of the head's argmax, with a straight-through gradient to the head."""
+        logits = self.palette_head(pixel_values)
+        if palette_codes is not None:
+            return logits, self.palette_embedding(palette_codes)
+        probabilities = logits.softmax(dim=-1)
+        hard = F.one_hot(probabilities.argmax(dim=-1), probabilities.shape[-1]).to(probabilities.dtype)
+        return logits, (hard + probabilities - probabilities.detach()) @ self.palette_embedding.weight
 
     @torch.no_grad()
     def encode(self, pixel_values: torch.Tensor) -> torch.LongTensor:
@@ -411,44 +478,89 @@ class CM3LeonVQModel(CM3LeonVQPreTrainedModel):
                 Images scaled to [-1, 1].
 
         Returns:
-            `torch.LongTensor` of shape `(batch_size, grid_size * grid_size)`: codes in `[0, num_embeddings)`, in
-            row-major order.
+            `torch.LongTensor` of shape `(batch_size, image_seq_length)`: codes in `[0, num_embeddings)`, in
+            row-major order, then the palette code in `[num_embeddings, num_image_tokens)` when the model has one.
         """
-        _, codes, _, _ = self._quantize(self._check_pixel_values(pixel_values))
+        pixel_values = self._check_pixel_values(pixel_values)
+        _, codes, _, _ = self._quantize(pixel_values)
+        if self.config.num_palette_embeddings:
+            palette = self.palette_head(pixel_values).argmax(dim=-1, keepdim=True) + self.config.num_embeddings
+            codes = torch.cat([codes, palette], dim=1)
         return codes
 
     def decode(self, codes: torch.LongTensor) -> torch.FloatTensor:
         """Decode codes to images.
 
         Args:
-            codes (`torch.LongTensor` of shape `(batch_size, grid_size * grid_size)` or
-                `(batch_size, grid_size, grid_size)`): codes in `[0, num_embeddings)`, in row-major order.
+            codes (`torch.LongTensor` of shape `(batch_size, image_seq_length)`, or `(batch_size, grid_size,
+                grid_size)` without a palette): what `encode` returns.
 
         Returns:
             `torch.FloatTensor` of shape `(batch_size, out_channels, resolution, resolution)`, clamped to [-1, 1].
         """
         codes = self._check_codes(codes)
-        grid = self.config.grid_size
-        latents = self.quantize.get_codebook_entry(codes, (codes.shape[0], grid, grid, self.config.embed_dim))
-        return self._decode_latents(latents).clamp(-1.0, 1.0)
+        config, grid = self.config, self.config.grid_size
+        latents = self.quantize.get_codebook_entry(
+            codes[:, : grid * grid], (codes.shape[0], grid, grid, config.embed_dim)
+        )
+        palette = None
+        if config.num_palette_embeddings:
+            palette = self.palette_embedding(codes[:, -1] - config.num_embeddings)
+        return self._decode_latents(latents, palette).clamp(-1.0, 1.0)
 
-    def forward(self, pixel_values: torch.Tensor, return_dict: bool | None = None) -> CM3LeonVQModelOutput | tuple:
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        palette_codes: torch.LongTensor | None = None,
+        return_dict: bool | None = None,
+    ) -> CM3LeonVQModelOutput | tuple:
         r"""
         Encode, quantize and decode `pixel_values` (`(batch_size, in_channels, resolution, resolution)` in [-1, 1]),
         returning the reconstruction, the codes and the VQ losses. Gradients reach the encoder through the
         straight-through estimator.
+
+        palette_codes (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+            Models with a palette: decode with these palettes (in `[0, num_palette_embeddings)`) instead of the ones
+            the head reads, for a palette learned from labels (add a cross-entropy on `palette_logits`).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        quantized, codes, codebook_loss, commitment_loss = self._quantize(self._check_pixel_values(pixel_values))
+        pixel_values = self._check_pixel_values(pixel_values)
+        quantized, codes, codebook_loss, commitment_loss = self._quantize(pixel_values)
+        palette_logits = palette = None
+        if self.config.num_palette_embeddings:
+            palette_codes = self._check_palette_codes(palette_codes, len(pixel_values))
+            palette_logits, palette = self._palette(pixel_values, palette_codes)
+            codes = torch.cat([codes, palette_logits.argmax(dim=-1, keepdim=True) + self.config.num_embeddings], 1)
+        elif palette_codes is not None:
+            raise ValueError(
+                "`palette_codes` was given, but this image tokenizer has no palette (num_palette_embeddings=0)."
+            )
         output = CM3LeonVQModelOutput(
-            reconstruction=self._decode_latents(quantized),
+            reconstruction=self._decode_latents(quantized, palette),
             codes=codes,
             quantized=quantized,
             embedding_loss=codebook_loss + self.config.beta * commitment_loss,
             codebook_loss=codebook_loss,
             commitment_loss=commitment_loss,
+            palette_logits=palette_logits,
         )
         return output if return_dict else output.to_tuple()
 
+    def _check_palette_codes(self, palette_codes, batch_size: int) -> torch.Tensor | None:
+        if palette_codes is None:
+            return None
+        size = self.config.num_palette_embeddings
+        if (
+            not isinstance(palette_codes, torch.Tensor)
+            or palette_codes.is_floating_point()
+            or palette_codes.dim() != 1
+        ):
+            raise TypeError(f"`palette_codes` must be a 1-d integer tensor (one per image), got {palette_codes!r}.")
+        if len(palette_codes) != batch_size:
+            raise ValueError(f"`palette_codes` must hold one code per image ({batch_size}), got {len(palette_codes)}.")
+        if palette_codes.numel() and (palette_codes.min() < 0 or palette_codes.max() >= size):
+            raise ValueError(f"`palette_codes` must lie in [0, {size}), got {palette_codes.tolist()}.")
+        return palette_codes.to(self.device)
 
-__all__ = ["CM3LeonVQModel", "CM3LeonVQModelOutput", "CM3LeonVQPreTrainedModel"]
+
+__all__ = ["CM3LeonVQModel", "CM3LeonVQModelOutput", "CM3LeonVQPaletteHead", "CM3LeonVQPreTrainedModel"]

@@ -40,12 +40,12 @@ from .pretrain import build_pretraining_trainer, prepare_pretraining_dataset, ru
 from .recipe_utils import build_cm3_collator
 from .sft import build_sft_trainer, prepare_sft_dataset, run_sft
 from .vq_codebook import CodebookMaintenance
+from .vq_data import VQImageCollator
 from .vq_discriminator import PatchDiscriminator
 from .vq_training import (
     CM3LeonVQTrainingModel,
     VQDataArguments,
     VQGANTrainer,
-    VQImageCollator,
     VQLossArguments,
     VQModelArguments,
     build_vq_trainer,

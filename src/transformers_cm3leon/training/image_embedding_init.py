@@ -19,7 +19,9 @@ def init_image_embeddings_from_codebook(model, vq_model, seed: int = 0) -> torch
     """Overwrite the image-token rows of `model`'s input embeddings with `vq_model`'s codebook, centred, mapped into
     `hidden_size` by a random orthogonal map and scaled to `config.initializer_range`.
 
-    With tied word embeddings the output head's image rows follow. Returns the new rows `(image_vocab_size, hidden)`.
+    With tied word embeddings the output head's image rows follow. Returns the new rows `(num_embeddings, hidden)`.
+    Palette codes (`config.num_palette_tokens`, after the grid codes) keep their random rows: they live in the
+    decoder's space, not the codebook's.
 
     Args:
         model ([`CM3LeonForCausalLM`]): The language model; `config.image_token_offset` / `image_vocab_size` say where
@@ -29,10 +31,14 @@ def init_image_embeddings_from_codebook(model, vq_model, seed: int = 0) -> torch
     """
     config = model.config
     codebook = vq_model.quantize.embedding.weight
-    if codebook.shape[0] != config.image_vocab_size:
+    num_palette = getattr(config, "num_palette_tokens", 0)
+    if codebook.shape[0] + vq_model.config.num_palette_embeddings != config.image_vocab_size or (
+        num_palette != vq_model.config.num_palette_embeddings
+    ):
         raise ValueError(
-            f"`vq_model` has {codebook.shape[0]} codes but `model.config.image_vocab_size` is "
-            f"{config.image_vocab_size}; they must be equal."
+            f"`vq_model` has {codebook.shape[0]} codes and {vq_model.config.num_palette_embeddings} palette codes but "
+            f"`model.config` has image_vocab_size={config.image_vocab_size} with num_palette_tokens={num_palette}; "
+            "they must match."
         )
     embeddings = model.get_input_embeddings().weight
     hidden_size = embeddings.shape[1]
@@ -48,8 +54,8 @@ def init_image_embeddings_from_codebook(model, vq_model, seed: int = 0) -> torch
     rows = centred @ orthonormal_columns.T
     rows = rows * (config.initializer_range / rows.std())
     start = config.image_token_offset
-    embeddings[start : start + config.image_vocab_size] = rows.to(embeddings.dtype)
-    return embeddings[start : start + config.image_vocab_size]
+    embeddings[start : start + codebook.shape[0]] = rows.to(embeddings.dtype)
+    return embeddings[start : start + codebook.shape[0]]
 
 
 __all__ = ["init_image_embeddings_from_codebook"]

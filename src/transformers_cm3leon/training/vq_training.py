@@ -8,7 +8,11 @@ Loss per batch of images x (VQ-VAE + VQGAN, taming-transformers' `VQLPIPSWithDis
       + w_cb * |sg(z) - e|^2 + beta * |z - sg(e)|^2                        codebook (gradient mode) + commitment
       + f(step) * (w_adv * -D(x_hat) + (relu(1 - D(x)) + relu(1 + D(sg(x_hat)))) / 2)   patch GAN, hinge loss
 
-with `f(step) = 0` before `discriminator_start_step` (taming's `disc_start`), 1 after. The codebook is kept in use by
+with `f(step) = 0` before `discriminator_start_step` (taming's `disc_start`), 1 after. A tokenizer with a palette code
+(`num_palette_embeddings`) can learn it from labels (`palette_column`: `+ w_pal * CE(palette logits, label)`, the
+decoder given the label's palette), and learn grid codes that leave the colouring to it (`base_image_column`: an image
+with the same shapes in its base colours, whose code vectors this image's latents are pulled onto,
+`+ w_cons * |z - sg(e_base)|^2`). The codebook is kept in use by
 EMA updates and/or dead-code restarts ([`CodebookMaintenance`]). Training logs report reconstruction PSNR and codebook
 usage (the fraction of codes used since the last log); `evaluate()` reports them on the evaluation images.
 
@@ -40,8 +44,6 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.utils import logging
 
 from ..configuration_cm3leon import CM3LEON_VQ_PRESETS, CM3LeonVQConfig
-from ..data import SkipCounter
-from ..data.image_tokenization import decode_image  # the pretokenizer's decoder: same inputs, same errors
 from ..data.skipping import check_on_error
 from ..image_processing_cm3leon import CM3LeonImageProcessor
 from ..modeling_cm3leon_vq import CM3LeonVQModel
@@ -50,12 +52,13 @@ from .data_report import DataReport
 from .dataset_loading import check_dataset, load_local_dataset, take_first
 from .recipe_utils import resolve_resume_checkpoint, set_ddp_defaults
 from .vq_codebook import CodebookMaintenance
+from .vq_data import VQImageCollator, prepare_image_columns
 from .vq_discriminator import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
 
 logger = logging.get_logger(__name__)
 
 RECONSTRUCTION_LOSSES = ("l1", "l2", "l1+l2")
-CODEBOOK_UPDATES = ("gradient", "ema")
+CODEBOOK_UPDATES = ("gradient", "ema", "frozen")
 
 
 @dataclass
@@ -94,6 +97,17 @@ class VQDataArguments:
     validation_file: str | None = field(default=None, metadata={"help": "Evaluation images, same formats."})
     dataset_format: str | None = field(default=None, metadata={"help": f"Force the format, one of {DATASET_FORMATS}."})
     image_column: str = field(default="image", metadata={"help": "The image column (images, paths or bytes)."})
+    palette_column: str | None = field(
+        default=None,
+        metadata={"help": "Each image's palette label (an int), for a tokenizer with num_palette_embeddings."},
+    )
+    base_image_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "Each image's base: the same shapes in base colours (or the image itself), whose grid codes "
+            "it should share, for a tokenizer with num_palette_embeddings."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only the first N training images."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Keep only the first N evaluation images."})
     on_error: str = field(
@@ -120,7 +134,8 @@ class VQLossArguments:
         default=None, metadata={"help": "Weight of the commitment loss (default: the config's beta, 0.25)."}
     )
     codebook_update: str = field(
-        default="ema", metadata={"help": "ema (moving averages of the assigned encoder outputs) or gradient."}
+        default="ema",
+        metadata={"help": "ema (moving averages of the assigned encoder outputs), gradient, or frozen (fine-tuning)."},
     )
     ema_decay: float = field(default=0.99, metadata={"help": "EMA decay of the codebook statistics."})
     dead_code_threshold: int = field(
@@ -134,10 +149,26 @@ class VQLossArguments:
     discriminator_weight: float = field(default=0.1, metadata={"help": "Weight of the generator's GAN term."})
     discriminator_channels: int = field(default=64, metadata={"help": "Channels of the discriminator's first layer."})
     discriminator_layers: int = field(default=3, metadata={"help": "Stride-2 layers of the discriminator."})
+    palette_weight: float = field(default=0.1, metadata={"help": "Weight of the palette head's cross-entropy."})
+    palette_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "The palette head's learning rate (its own AdamW group, on the same schedule); default: the "
+            "training learning rate. The head learns slowly at a VQ fine-tune's rate."
+        },
+    )
+    consistency_weight: float = field(
+        default=0.3, metadata={"help": "Weight of the pull of an image's latents onto its base image's code vectors."}
+    )
 
     def __post_init__(self):
         _check_choice("reconstruction_loss", self.reconstruction_loss, RECONSTRUCTION_LOSSES)
         _check_choice("codebook_update", self.codebook_update, CODEBOOK_UPDATES)
+        if self.codebook_update == "frozen" and self.dead_code_threshold:
+            raise ValueError(
+                f"`codebook_update='frozen'` keeps every code where it is; set `dead_code_threshold=0` (got "
+                f"{self.dead_code_threshold})."
+            )
         if self.dead_code_threshold < 0 or self.discriminator_start_step < 0:
             raise ValueError("`dead_code_threshold` and `discriminator_start_step` must be >= 0.")
 
@@ -175,7 +206,8 @@ class CM3LeonVQTrainingModel(nn.Module):
             ema_decay=loss_args.ema_decay if ema else None,
             dead_code_threshold=loss_args.dead_code_threshold,
         )
-        vq_model.quantize.embedding.weight.requires_grad_(not ema)  # EMA moves the codes, not the optimizer
+        # EMA moves the codes, not the optimizer; a frozen codebook does not move.
+        vq_model.quantize.embedding.weight.requires_grad_(loss_args.codebook_update == "gradient")
         self.discriminator = None
         if loss_args.use_discriminator:
             self.discriminator = PatchDiscriminator(
@@ -199,12 +231,26 @@ class CM3LeonVQTrainingModel(nn.Module):
             loss = loss + F.mse_loss(reconstruction, pixel_values)
         return loss
 
-    def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        palette_codes: torch.LongTensor | None = None,
+        base_pixel_values: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         vq = self.vq_model
         pixel_values = vq._check_pixel_values(pixel_values)
         latents = vq.quant_conv(vq.encoder(pixel_values))
         quantized, codes, codebook_loss, commitment_loss = vq.quantize(latents)
-        reconstruction = vq.decoder(vq.post_quant_conv(quantized))
+        palette_logits = palette = None
+        if vq.config.num_palette_embeddings:
+            palette_codes = vq._check_palette_codes(palette_codes, len(pixel_values))
+            palette_logits, palette = vq._palette(pixel_values, palette_codes)
+        elif palette_codes is not None or base_pixel_values is not None:
+            raise ValueError(
+                "Palette labels or base images were given, but the image tokenizer has no palette code; build it "
+                "with `num_palette_embeddings`."
+            )
+        reconstruction = vq._decode_latents(quantized, palette)
         if self.training:
             self.codebook.observe(latents.permute(0, 2, 3, 1), codes)
 
@@ -218,6 +264,19 @@ class CM3LeonVQTrainingModel(nn.Module):
             "commitment_loss": commitment_loss.detach(),
             "psnr": reconstruction_psnr(pixel_values, reconstruction).mean(),
         }
+        if palette_codes is not None:
+            palette_loss = F.cross_entropy(palette_logits, palette_codes)
+            loss = loss + self.loss_args.palette_weight * palette_loss
+            outputs["palette_loss"] = palette_loss.detach()
+            outputs["palette_accuracy"] = (palette_logits.argmax(-1) == palette_codes).float().mean()
+        if base_pixel_values is not None:
+            with torch.no_grad():  # the base image's code vectors are the target, not a second input to train on
+                base_quantized, _, _, _ = vq.quantize(
+                    vq.quant_conv(vq.encoder(vq._check_pixel_values(base_pixel_values)))
+                )
+            consistency_loss = F.mse_loss(latents, base_quantized)
+            loss = loss + self.loss_args.consistency_weight * consistency_loss
+            outputs["consistency_loss"] = consistency_loss.detach()
         if self.discriminator is not None:
             # The generator's term through a frozen copy of D (gradient to the VQ model only) and D's hinge loss on a
             # detached reconstruction (gradient to D only): one backward updates both players. Before the start
@@ -239,44 +298,6 @@ class CM3LeonVQTrainingModel(nn.Module):
         return outputs
 
 
-class VQImageCollator:
-    r"""
-    Decodes a batch's images and turns them into `pixel_values` with the image processor (resize, crop, [-1, 1]).
-
-    Args:
-        image_processor ([`CM3LeonImageProcessor`]): Does the resizing and scaling.
-        image_column (`str`, *optional*, defaults to `"image"`): The image column.
-        on_error (`str`, *optional*, defaults to `"raise"`): An image that is missing or fails to decode raises a
-            `ValueError` (`"raise"`) or is left out of its batch, counted in `skipped` and logged (`"skip"`).
-    """
-
-    def __init__(self, image_processor: CM3LeonImageProcessor, image_column: str = "image", on_error: str = "raise"):
-        self.image_processor = image_processor
-        self.image_column = image_column
-        self.on_error = check_on_error(on_error)
-        self.skipped = SkipCounter(type(self).__name__)
-
-    def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
-        images = []
-        for index, feature in enumerate(features):
-            try:
-                if self.image_column not in feature or feature[self.image_column] is None:
-                    raise ValueError(f"the row has no image in column {self.image_column!r}")
-                try:
-                    images.append(decode_image(feature[self.image_column]).convert("RGB"))
-                except Exception as error:  # PIL raises many error types for corrupt files
-                    raise ValueError(f"the image failed to decode ({type(error).__name__}: {error})") from error
-            except ValueError as error:
-                if self.on_error == "raise":
-                    raise ValueError(
-                        f"Batch row {index}: {error}. Use on_error='skip' to skip such images."
-                    ) from error
-                self.skipped("bad image", f"batch row {index}: {error}")
-        if not images:
-            raise ValueError(f"Every image of a batch of {len(features)} failed to decode; check the dataset.")
-        return {"pixel_values": self.image_processor.preprocess(images, return_tensors="pt")["pixel_values"]}
-
-
 @torch.no_grad()
 def reconstruction_totals(vq_model: CM3LeonVQModel, batches) -> tuple[torch.Tensor, torch.Tensor]:
     """Sums over `batches` of `{"pixel_values": ...}`: `[images, L1, L2, PSNR]` (float64) and the code counts."""
@@ -294,7 +315,8 @@ def reconstruction_totals(vq_model: CM3LeonVQModel, batches) -> tuple[torch.Tens
             reconstruction_psnr(pixel_values, reconstruction),
         ]
         totals += torch.tensor([pixel_values.shape[0], *(values.sum().item() for values in per_image)])
-        counts += torch.bincount(output.codes.flatten().cpu(), minlength=counts.numel())
+        grid_codes = output.codes[:, : vq_model.config.grid_size**2]  # without the palette code
+        counts += torch.bincount(grid_codes.flatten().cpu(), minlength=counts.numel())
     vq_model.train(was_training)
     return totals, counts
 
@@ -358,7 +380,7 @@ class VQGANTrainer(Trainer):
         self._window_restarted = 0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        outputs = model(pixel_values=inputs["pixel_values"])
+        outputs = model(**inputs)
         if model.training:
             for name, value in outputs.items():
                 if name not in ("loss", "reconstruction", "codes"):
@@ -424,20 +446,6 @@ def load_vq_model(model_args: VQModelArguments) -> CM3LeonVQModel:
     return CM3LeonVQModel(config)
 
 
-def _prepare_images(dataset, image_column: str):
-    """Check the image column and make `datasets` hand over undecoded images, so a corrupt file reaches the
-    collator's `on_error` instead of failing inside `datasets`."""
-    import datasets
-
-    dataset = check_dataset(dataset, "dataset")
-    if image_column not in dataset.column_names:
-        raise ValueError(f"The dataset has no image column {image_column!r} (columns: {dataset.column_names}).")
-    feature = (dataset.features or {}).get(image_column)
-    if isinstance(feature, datasets.Image) and feature.decode:
-        dataset = dataset.cast_column(image_column, datasets.Image(decode=False))
-    return dataset.select_columns([image_column])
-
-
 def build_vq_trainer(
     model_args: VQModelArguments,
     data_args: VQDataArguments,
@@ -471,9 +479,15 @@ def build_vq_trainer(
     train_dataset = take_first(check_dataset(train_dataset, "train_dataset"), data_args.max_train_samples)
     if eval_dataset is not None:
         eval_dataset = take_first(check_dataset(eval_dataset, "eval_dataset"), data_args.max_eval_samples)
-    train_dataset = _prepare_images(train_dataset, data_args.image_column)
+    train_dataset = prepare_image_columns(train_dataset, data_args)
     if eval_dataset is not None:
-        eval_dataset = _prepare_images(eval_dataset, data_args.image_column)
+        eval_dataset = prepare_image_columns(eval_dataset, data_args)
+    palette_columns = data_args.palette_column or data_args.base_image_column
+    if palette_columns and not vq_model.config.num_palette_embeddings:
+        raise ValueError(
+            f"`palette_column`={data_args.palette_column!r} / `base_image_column`={data_args.base_image_column!r} "
+            "train a palette code, but the image tokenizer has none: set `num_palette_embeddings` in its config."
+        )
     if training_args.remove_unused_columns:
         # The collator reads the image column, which is not an argument of the model's forward.
         training_args.remove_unused_columns = False
@@ -484,16 +498,44 @@ def build_vq_trainer(
         raise TypeError(f"`image_processor` must be a CM3LeonImageProcessor, got {type(image_processor).__name__}.")
     else:
         image_processor.vq_model = vq_model  # checks that its size is the model's resolution
+    training_model = CM3LeonVQTrainingModel(vq_model, loss_args)
     trainer = VQGANTrainer(
-        CM3LeonVQTrainingModel(vq_model, loss_args),
+        training_model,
         args=training_args,
+        optimizers=(_palette_optimizer(training_model, loss_args, training_args), None),
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=VQImageCollator(image_processor, data_args.image_column, data_args.on_error),
+        data_collator=VQImageCollator(
+            image_processor,
+            data_args.image_column,
+            data_args.on_error,
+            palette_column=data_args.palette_column,
+            base_image_column=data_args.base_image_column,
+        ),
         processing_class=image_processor,  # each checkpoint then holds a loadable image processor + tokenizer
         callbacks=callbacks,
     )
     return trainer
+
+
+def _palette_optimizer(model: CM3LeonVQTrainingModel, loss_args: VQLossArguments, training_args: TrainingArguments):
+    """With `palette_learning_rate`: AdamW (the Trainer's settings) with the palette head in a group of its own; else
+    None (the Trainer builds its optimizer)."""
+    vq_model = model.vq_model
+    if loss_args.palette_learning_rate is None or not vq_model.config.num_palette_embeddings:
+        return None
+    head = {id(p) for p in vq_model.palette_head.parameters()}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in head]
+    groups = [
+        {"params": others, "weight_decay": training_args.weight_decay},
+        {"params": list(vq_model.palette_head.parameters()), "lr": loss_args.palette_learning_rate, "weight_decay": 0},
+    ]
+    return torch.optim.AdamW(
+        groups,
+        lr=training_args.learning_rate,
+        betas=(training_args.adam_beta1, training_args.adam_beta2),
+        eps=training_args.adam_epsilon,
+    )
 
 
 def run_vq_training(
@@ -530,7 +572,6 @@ __all__ = [
     "CM3LeonVQTrainingModel",
     "VQDataArguments",
     "VQGANTrainer",
-    "VQImageCollator",
     "VQLossArguments",
     "VQModelArguments",
     "build_vq_trainer",
