@@ -129,9 +129,9 @@ def test_infilling_several_runs_forces_the_sentinels_between_them(tiny, image):
     calls = []
     original = model._draw_image_tokens
 
-    def spy(streams, num_tokens, *args):
+    def spy(streams, num_tokens, *args, **kwargs):
         calls.append((streams.input_ids[0].tolist(), num_tokens))
-        return original(streams, num_tokens, *args)
+        return original(streams, num_tokens, *args, **kwargs)
 
     model._draw_image_tokens = spy
     try:

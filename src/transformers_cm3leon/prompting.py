@@ -243,6 +243,11 @@ class CM3LeonPromptsMixin:
                 f"{mask.dtype} of shape {mask.shape}."
             )
         mask = mask.reshape(-1)
+        if mask.shape[0] > grid * grid and mask[grid * grid :].any():
+            raise ValueError(
+                f"`{name}` masks the palette code (position {grid * grid}): infilling redraws grid tokens and keeps the "
+                "palette; mask grid positions only."
+            )
         if not mask.any():
             raise ValueError(f"`{name}` masks no image token: there is nothing to redraw.")
         if mask.all():

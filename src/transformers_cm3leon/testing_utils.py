@@ -68,7 +68,7 @@ def get_tiny_cm3leon_processor(
     tokenizer = build_cm3leon_tokenizer(
         TINY_CORPUS * 4,
         vocab_size=vocab_size,
-        image_vocab_size=vq_config.num_embeddings,
+        image_vocab_size=vq_config.num_image_tokens,
         num_sentinel_tokens=num_sentinel_tokens,
         min_frequency=1,
         model_max_length=TINY_LM_CONFIG["max_position_embeddings"],
@@ -78,7 +78,11 @@ def get_tiny_cm3leon_processor(
 
 
 def get_tiny_cm3leon(
-    seed: int = 0, block_type: str = "cm3leon", num_sentinel_tokens: int = 4, **config_overrides
+    seed: int = 0,
+    block_type: str = "cm3leon",
+    num_sentinel_tokens: int = 4,
+    num_palette_embeddings: int = 0,
+    **config_overrides,
 ) -> tuple[CM3LeonForCausalLM, CM3LeonProcessor]:
     """A tiny random (model, processor) pair with the full CM3Leon structure.
 
@@ -86,9 +90,15 @@ def get_tiny_cm3leon(
         seed (`int`): Seed of the random weights; the global RNG is left untouched.
         block_type (`str`): `"cm3leon"` or `"chameleon"`.
         num_sentinel_tokens (`int`): Sentinels in the vocabulary (0 gives a Chameleon-like vocabulary).
+        num_palette_embeddings (`int`): Palette codes of the image tokenizer (each image then ends with one).
         config_overrides: Fields of [`CM3LeonConfig`] to override.
     """
-    processor = get_tiny_cm3leon_processor(seed=seed, num_sentinel_tokens=num_sentinel_tokens)
+    processor = get_tiny_cm3leon_processor(
+        seed=seed,
+        num_sentinel_tokens=num_sentinel_tokens,
+        vocab_size=300 + num_palette_embeddings,
+        num_palette_embeddings=num_palette_embeddings,
+    )
     lm_config = TINY_LM_CONFIG if block_type == "cm3leon" else TINY_CHAMELEON_LM_CONFIG
     config = CM3LeonConfig(
         **{
@@ -96,6 +106,7 @@ def get_tiny_cm3leon(
             **lm_config,
             "block_type": block_type,
             "image_seq_length": processor.image_processor.image_seq_length,
+            "num_palette_tokens": num_palette_embeddings,
             **config_overrides,
         }
     )

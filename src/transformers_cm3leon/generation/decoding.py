@@ -42,7 +42,9 @@ def image_logits(model, hidden_states: torch.Tensor) -> torch.FloatTensor:
     return F.linear(hidden_states, head.weight[rows], bias)
 
 
-def _forward_and_sample(model, input_ids, attention_mask, position_ids, past_key_values, sampler, uniforms):
+def _forward_and_sample(
+    model, input_ids, attention_mask, position_ids, past_key_values, sampler, uniforms, logit_bias=None
+):
     hidden = model.model(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -50,7 +52,7 @@ def _forward_and_sample(model, input_ids, attention_mask, position_ids, past_key
         past_key_values=past_key_values,
         use_cache=True,
     ).last_hidden_state
-    return sampler(image_logits(model, hidden[:, -1]).float(), uniforms)
+    return sampler(image_logits(model, hidden[:, -1]).float(), uniforms, logit_bias)
 
 
 def prefill(
@@ -61,10 +63,13 @@ def prefill(
     past_key_values: Cache,
     sampler: ImageTokenSampler,
     uniforms: torch.Tensor | None,
+    logit_bias: torch.Tensor | None = None,
 ) -> tuple[torch.LongTensor, torch.FloatTensor]:
     """Run the left-padded prompts of all streams (`(rows, prompt_length)`, 2D mask) through the model into the
     cache; draw the first image code of each image. Never compiled (its shape changes with every prompt)."""
-    return _forward_and_sample(model, input_ids, attention_mask, position_ids, past_key_values, sampler, uniforms)
+    return _forward_and_sample(
+        model, input_ids, attention_mask, position_ids, past_key_values, sampler, uniforms, logit_bias
+    )
 
 
 def decode_one_token(
@@ -75,11 +80,14 @@ def decode_one_token(
     past_key_values: Cache,
     sampler: ImageTokenSampler,
     uniforms: torch.Tensor | None,
+    logit_bias: torch.Tensor | None = None,
 ) -> tuple[torch.LongTensor, torch.FloatTensor]:
     """Feed one token per stream (`input_ids` `(rows, 1)`, the mask from `_DecodeBuffers.advance`); draw the next image
     code of each image.
     This is the step `compile=True` compiles: with a static cache its inputs keep their shapes and addresses."""
-    return _forward_and_sample(model, input_ids, attention_mask, position_ids, past_key_values, sampler, uniforms)
+    return _forward_and_sample(
+        model, input_ids, attention_mask, position_ids, past_key_values, sampler, uniforms, logit_bias
+    )
 
 
 class _DecodeBuffers:
@@ -147,19 +155,31 @@ def decode_n_tokens(
     decode_fn: Callable = decode_one_token,
     callback_on_step_end: StepCallback | None = None,
     progress: tqdm | None = None,
+    logit_bias: torch.Tensor | None = None,
 ) -> int:
-    """Draw image tokens `1 .. num_new_tokens` into `token_ids` (`(R, >num_new_tokens)`, column 0 already drawn).
+    """Draw image tokens `1 .. num_new_tokens` into `token_ids` (`(R, >num_new_tokens)`, column 0 already drawn);
+    `logit_bias` (`image_logit_bias`) holds a row per token, 0 included.
 
     Returns the number of columns of `token_ids` filled: `num_new_tokens + 1`, or fewer when the callback stopped.
     """
     offset = model.config.image_token_offset
     step_uniforms = None if uniforms is None else torch.empty_like(uniforms[0])
+    step_bias = None if logit_bias is None else torch.empty_like(logit_bias[0])
     for step in range(1, num_new_tokens + 1):
         attention_mask = buffers.advance(step, token_ids[:, step - 1])
         if uniforms is not None:
             step_uniforms.copy_(uniforms[step])  # one input buffer, so a compiled step sees the same tensor
+        if logit_bias is not None:
+            step_bias.copy_(logit_bias[step])
         codes, scores = decode_fn(
-            model, buffers.input_ids, attention_mask, buffers.position_ids, buffers.cache, sampler, step_uniforms
+            model,
+            buffers.input_ids,
+            attention_mask,
+            buffers.position_ids,
+            buffers.cache,
+            sampler,
+            step_uniforms,
+            step_bias,
         )
         torch.add(codes, offset, out=token_ids[:, step])
         if progress is not None:

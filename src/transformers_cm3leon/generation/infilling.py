@@ -51,7 +51,7 @@ def infill_runs(
             offset = sum(run_lengths[:index])
             run_callback = lambda step, ids, scores, offset=offset: callback(offset + step, ids, scores)  # noqa: E731
         token_ids, num_drawn, forwards = model._draw_image_tokens(
-            streams, length, settings, num_images_per_prompt, generator, progress_bar, run_callback
+            streams, length, settings, num_images_per_prompt, generator, progress_bar, run_callback, ends_image=False
         )
         drawn.append(token_ids[:, :num_drawn])
         num_forwards += forwards

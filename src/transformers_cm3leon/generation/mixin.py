@@ -32,7 +32,7 @@ from .prompts import (
     check_memory,
     check_prompt,
 )
-from .sampling import ImageTokenSampler, draw_uniforms
+from .sampling import ImageTokenSampler, draw_uniforms, image_logit_bias
 
 logger = logging.get_logger(__name__)
 
@@ -435,9 +435,12 @@ class CM3LeonImageGenerationMixin:
         progress_bar: bool,
         callback: StepCallback | None,
         reference: torch.LongTensor | None = None,
+        ends_image: bool = True,
     ) -> tuple[torch.LongTensor, int, int]:
         """Draw `num_tokens` image tokens per image after the streams' prompts; returns `(token_ids, number drawn,
-        forward passes)`. `reference`: codes `(images, num_tokens)` the speculative loop drafts from."""
+        forward passes)`. `reference`: codes `(images, num_tokens)` the speculative loop drafts from. `ends_image`:
+        the last token drawn is an image's last (with palette codes, the palette code), not a run of an infilling."""
+        logit_bias = image_logit_bias(self.config, num_tokens, ends_image, self.device)
         sampler = ImageTokenSampler(
             num_streams=streams.num_streams,
             num_images=streams.num_images,
@@ -462,7 +465,17 @@ class CM3LeonImageGenerationMixin:
                 from .speculative import decode_speculative
 
                 return decode_speculative(
-                    self, streams, num_tokens, sampler, settings, generator, num_prompts, callback, progress, reference
+                    self,
+                    streams,
+                    num_tokens,
+                    sampler,
+                    settings,
+                    generator,
+                    num_prompts,
+                    callback,
+                    progress,
+                    reference,
+                    logit_bias,
                 )
             uniforms = None
             if settings.do_sample:
@@ -484,6 +497,7 @@ class CM3LeonImageGenerationMixin:
                 buffers.cache,
                 sampler,
                 None if uniforms is None else uniforms[0],
+                None if logit_bias is None else logit_bias[0],
             )
             if torch.isnan(scores).any() or not torch.isfinite(scores).any(-1).all():
                 raise FloatingPointError(
@@ -504,6 +518,7 @@ class CM3LeonImageGenerationMixin:
                 decode_fn=_get_compiled_decode_one_token() if settings.compile else decode_one_token,
                 callback_on_step_end=callback,
                 progress=progress,
+                logit_bias=logit_bias,
             )
             return token_ids, num_drawn, num_drawn
 

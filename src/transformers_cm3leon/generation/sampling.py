@@ -83,6 +83,26 @@ def filter_top_k_top_p(scores: torch.Tensor, top_k: int | None, top_p: float | N
     return torch.full_like(scores, -math.inf).scatter_(-1, indices, values)
 
 
+# Added to the logits of the codes an image position cannot take: finite, so that the guidance mixes
+# (`cond + s * (cond - uncond)`) and CD-K's ratios of the streams stay finite; exp() of it is 0 in float32.
+EXCLUDED_LOGIT = -1e9
+
+
+def image_logit_bias(config, num_tokens: int, ends_image: bool, device=None) -> torch.FloatTensor | None:
+    """`(num_tokens, image_vocab_size)`: 0 for the codes each drawn position may take, `EXCLUDED_LOGIT` for the
+    others, for a model with palette codes (`config.num_palette_tokens`): a palette code is the last token of an image
+    and only that (`ends_image`: the last of the `num_tokens` is an image's last). `None` without palette codes."""
+    num_palette = getattr(config, "num_palette_tokens", 0)
+    if not num_palette:
+        return None
+    bias = torch.zeros(num_tokens, config.image_vocab_size, device=device)
+    bias[:, config.image_vocab_size - num_palette :] = EXCLUDED_LOGIT
+    if ends_image:
+        bias[-1] = EXCLUDED_LOGIT
+        bias[-1, config.image_vocab_size - num_palette :] = 0.0
+    return bias
+
+
 class ImageTokenSampler:
     """Turns the image logits of all guidance streams into one image code per image.
 
@@ -138,10 +158,16 @@ class ImageTokenSampler:
             index_in_prompt = torch.arange(num_images, device=device) % num_images_per_prompt
             self.contrastive_rows = (index_in_prompt >= math.ceil(num_images_per_prompt / 2)).unsqueeze(-1)
 
-    def scores(self, stream_logits: torch.FloatTensor) -> torch.FloatTensor:
+    def scores(
+        self, stream_logits: torch.FloatTensor, logit_bias: torch.FloatTensor | None = None
+    ) -> torch.FloatTensor:
         """The scores each image's code is drawn from: `(num_streams * R, ..., image_vocab)` -> `(R, ...,
         image_vocab)`, excluded codes at `-inf`. `softmax` over the last dimension is the distribution the sampler
-        draws from."""
+        draws from. `logit_bias` (`image_logit_bias`, broadcast to `(R, ..., image_vocab)`) rules out the codes an
+        image position cannot take: added to every stream's logits first (so guidance, top-k and CD-K rank only the
+        codes allowed), and those codes' scores end at `-inf`."""
+        if logit_bias is not None:
+            stream_logits = (stream_logits.unflatten(0, (self.num_streams, -1)) + logit_bias).flatten(0, 1)
         scores = None
         if self.use_guided_scores:
             scores = stream_logits if self.guidance is None else self.guidance(None, stream_logits)
@@ -159,13 +185,18 @@ class ImageTokenSampler:
             else:  # "mixture": CD-K rows, per image (and per window position, with parallel decoding)
                 rows = self.contrastive_rows.view(-1, *([1] * (scores.dim() - 1)))
                 scores = torch.where(rows, contrastive, scores)
+        if logit_bias is not None:
+            scores = scores.masked_fill(logit_bias < 0, -math.inf)
         return scores
 
     def __call__(
-        self, stream_logits: torch.FloatTensor, uniforms: torch.Tensor | None
+        self,
+        stream_logits: torch.FloatTensor,
+        uniforms: torch.Tensor | None,
+        logit_bias: torch.FloatTensor | None = None,
     ) -> tuple[torch.LongTensor, torch.FloatTensor]:
         """`stream_logits` `(num_streams * R, image_vocab)` -> (codes `(R,)`, the scores they were drawn from)."""
-        scores = self.scores(stream_logits)
+        scores = self.scores(stream_logits, logit_bias)
         if not self.do_sample:
             return scores.argmax(-1), scores
         return sample_from_logits(scores, uniforms), scores
@@ -175,8 +206,10 @@ __all__ = [
     "DEFAULT_EDITING_GUIDANCE_SCALE",
     "DEFAULT_EDITING_IMAGE_GUIDANCE_SCALE",
     "DEFAULT_GUIDANCE_SCALE",
+    "EXCLUDED_LOGIT",
     "ImageTokenSampler",
     "draw_uniforms",
+    "image_logit_bias",
     "filter_top_k_top_p",
     "sample_from_logits",
 ]

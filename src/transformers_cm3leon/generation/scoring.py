@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from .prompts import check_image_tokens, check_prompt
+from .sampling import image_logit_bias
 
 
 @torch.no_grad()
@@ -38,6 +39,9 @@ def image_log_likelihood(
     logits = output.logits[:, :-1].float()
     first = config.image_token_offset
     image_logits = logits[..., first : first + config.image_vocab_size]
+    logit_bias = image_logit_bias(config, image_token_ids.shape[1], ends_image=True, device=device)
+    if logit_bias is not None:  # over the codes each position may take, as they were drawn
+        image_logits = image_logits + logit_bias
     log_probs = torch.log_softmax(image_logits, dim=-1)
     return log_probs.gather(-1, (image_token_ids - first)[..., None]).squeeze(-1).sum(-1)
 

@@ -68,7 +68,7 @@ class RowwiseStaticCache(Cache):
         super().__init__(layers=layers)
 
 
-def _window_step(model, input_ids, attention_mask, position_ids, cache, sampler):
+def _window_step(model, input_ids, attention_mask, position_ids, cache, sampler, logit_bias=None):
     """One forward of every stream's window; the sampler's scores of every window position `(R, W, V)`."""
     hidden = model.model(
         input_ids=input_ids,
@@ -77,7 +77,7 @@ def _window_step(model, input_ids, attention_mask, position_ids, cache, sampler)
         past_key_values=cache,
         use_cache=True,
     ).last_hidden_state
-    return sampler.scores(image_logits(model, hidden).float())
+    return sampler.scores(image_logits(model, hidden).float(), logit_bias)
 
 
 _compiled_window_step = None
@@ -127,10 +127,11 @@ def decode_speculative(
     callback: StepCallback | None,
     progress,
     reference: torch.LongTensor | None = None,
+    logit_bias: torch.FloatTensor | None = None,
 ) -> tuple[torch.LongTensor, int, int]:
     """Draw `num_tokens` image tokens per image by speculative Jacobi decoding; returns `(token_ids, number drawn,
     forward passes)`, as the sequential loop. `reference` `(num_images, num_tokens)`: codes to draft from (e.g. a
-    retrieved picture's), instead of the row above."""
+    retrieved picture's), instead of the row above. `logit_bias` `(num_tokens, V)`: `image_logit_bias`."""
     device = model.device
     config = model.config
     draft_length = settings.draft_length
@@ -154,7 +155,9 @@ def decode_speculative(
         past_key_values=cache,
         use_cache=True,
     ).last_hidden_state
-    first_scores = sampler.scores(image_logits(model, hidden[:, -1]).float())
+    first_scores = sampler.scores(
+        image_logits(model, hidden[:, -1]).float(), None if logit_bias is None else logit_bias[0]
+    )
     if torch.isnan(first_scores).any() or not torch.isfinite(first_scores).any(-1).all():
         raise FloatingPointError(
             "The model's image logits after the prompt are not finite (NaN or inf) for some image: check the weights "
@@ -169,8 +172,9 @@ def decode_speculative(
     token_ids[:, 0] = first
     num_accepted = torch.ones(num_images, dtype=torch.long, device=device)  # tokens accepted per image
     offsets = torch.arange(width, device=device)
-    # Images are square grids of codes: the token one row above a position is `grid` tokens back.
-    grid = math.isqrt(num_tokens) if math.isqrt(num_tokens) ** 2 == num_tokens else 0
+    # Images are square grids of codes (then a palette code): the token one row above a position is `grid` back.
+    num_grid_tokens = num_tokens - 1 if getattr(config, "num_palette_tokens", 0) else num_tokens
+    grid = math.isqrt(num_grid_tokens) if math.isqrt(num_grid_tokens) ** 2 == num_grid_tokens else 0
     initial_uniforms = (
         torch.zeros((num_images, draft_length), device=device)
         if greedy
@@ -185,6 +189,7 @@ def decode_speculative(
     window_positions = torch.empty((rows, width), dtype=torch.long, device=device)
     write_slots = torch.empty((rows, width), dtype=torch.long, device=device)
     window_mask = torch.empty((rows, 1, width, max_cache_len), dtype=torch.bool, device=device)
+    window_bias = None if logit_bias is None else torch.empty((num_images, width, vocab), device=device)
     cache.write_slots = write_slots
     key_slots = torch.arange(max_cache_len, device=device)
     prompt_visible = torch.zeros((rows, max_cache_len), dtype=torch.bool, device=device)
@@ -212,8 +217,10 @@ def decode_speculative(
         window_positions.copy_(positions.clamp(max=max_position))  # finished rows run past the end, unread
         generated_visible = (key_slots >= prompt_length) & (key_slots[None, None, :] <= write_slots[:, :, None])
         window_mask.copy_((prompt_visible[:, None, :] | generated_visible)[:, None])
+        if logit_bias is not None:  # window position j draws image position num_accepted + j
+            window_bias.copy_(logit_bias[(num_accepted[:, None] + offsets).clamp(max=num_tokens - 1)])
 
-        scores = step_fn(model, window_ids, window_mask, window_positions, cache, sampler)  # (R, W, V)
+        scores = step_fn(model, window_ids, window_mask, window_positions, cache, sampler, window_bias)  # (R, W, V)
         num_forwards += 1
         probs = scores.softmax(-1)
         uniforms = None if greedy else _uniforms(generator, num_images, 2 * draft_length + 1, device)

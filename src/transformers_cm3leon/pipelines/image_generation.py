@@ -116,6 +116,13 @@ class CM3LeonImageGenerationPipeline(Pipeline):
                 f"The model draws image_seq_length={self.model.config.image_seq_length} tokens per image but the "
                 f"processor's image tokenizer has {image_processor.image_seq_length} codes per image; they must match."
             )
+        num_palette = image_processor.vq_model.config.num_palette_embeddings
+        if getattr(self.model.config, "num_palette_tokens", 0) != num_palette:
+            raise ValueError(
+                f"The model's config has num_palette_tokens={getattr(self.model.config, 'num_palette_tokens', 0)} but "
+                f"the processor's image tokenizer has {num_palette} palette codes (num_palette_embeddings); they must "
+                "match, so that each image ends with one."
+            )
         image_processor.vq_model.to(self.device)
         self.generation_config()  # the model's and the pipeline's settings, checked now
         if model_rerank(self.model.generation_config, self.task_name) > 1 and "rerank" not in self._forward_arguments:
