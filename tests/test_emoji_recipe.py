@@ -114,7 +114,7 @@ def test_bank_retrieves_same_base_and_tone_for_a_held_out_pair(world):
 
 def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, tmp_path):
     import torch
-    from cm3leon_emoji import train
+    from cm3leon_emoji import image_tokenizer, train
 
     from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
     from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
@@ -135,7 +135,7 @@ def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, 
     recipe = train.EmojiRecipe(
         decoder_steps=30, decoder_learning_rate=3e-3, vq_batch_size=8, vq_views=0, vq_hue_shifts=0
     )
-    tuned = train.fine_tune_image_decoder(recipe, seen[:8], processor, str(tmp_path / "decoder"))
+    tuned = image_tokenizer.fine_tune_image_decoder(recipe, seen[:8], processor, str(tmp_path / "decoder"))
     reloaded = CM3LeonImageProcessor.from_pretrained(str(tmp_path / "decoder"))
     assert reloaded.background_color == [255, 255, 255]
     assert torch.equal(reloaded.encode(images), codes)  # every image keeps its tokens
@@ -149,6 +149,43 @@ def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, 
         error_after = (reloaded.decode(codes) - pixel_values).abs().mean()
         assert torch.allclose(reloaded.decode(codes), tuned.decode(codes))
     assert error_after < 0.8 * error_before
+
+
+def test_the_palette_stage_gives_the_skin_tone_its_own_token(world, tmp_path):
+    """`EmojiRecipe.palette_steps`: the stage-1 tokenizer gets a palette code (none and the five tones), its codebook
+    frozen; the processor then writes 17 tokens per emoji, the tokenizer and the language model make room for the six
+    palette tokens, and the model draws each image's last token from them."""
+    import torch
+    from cm3leon_emoji import image_tokenizer, train
+
+    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+    from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
+
+    _, seen, _ = world
+    toned = [e for e in seen if e.tone][:4]
+    rows = toned + [e for e in seen if not e.tone][:4]
+    torch.manual_seed(0)
+    config = CM3LeonVQConfig(
+        **{**TINY_VQ_CONFIG, "resolution": emoji_data.RESOLUTION, "channel_multiplier": [1, 2, 2, 4]}
+    )
+    CM3LeonImageProcessor(vq_model=CM3LeonVQModel(config)).save_pretrained(tmp_path / "vq")
+    processor = CM3LeonImageProcessor.from_pretrained(tmp_path / "vq", background_color=(255, 255, 255))
+    recipe = train.EmojiRecipe(palette_steps=3, vq_batch_size=4)
+    tuned = image_tokenizer.fine_tune_palette(recipe, rows, processor, str(tmp_path / "vq"), str(tmp_path / "palette"))
+    reloaded = CM3LeonImageProcessor.from_pretrained(tmp_path / "palette")
+    assert reloaded.vq_model.config.num_palette_embeddings == 6 and reloaded.image_seq_length == 17
+    frozen = CM3LeonImageProcessor.from_pretrained(tmp_path / "vq").vq_model.quantize.embedding.weight
+    assert torch.equal(reloaded.vq_model.quantize.embedding.weight, frozen)
+    assert torch.equal(
+        tuned.encode([emoji_data.render(rows[0].char)]), reloaded.encode([emoji_data.render(rows[0].char)])
+    )
+    assert [image_tokenizer.palette_label(e) for e in toned] == [
+        1 + emoji_data.TONE_NAMES.index(e.tone) for e in toned
+    ]
+    codes = reloaded.encode([emoji_data.render(e.char) for e in rows])
+    assert codes.shape == (8, 17) and (codes[:, 16] >= 32).all() and (codes[:, :16] < 32).all()
+    full = train.build_processor(recipe, seen, reloaded)
+    assert full.image_vocab_size == 32 + 6 and full.image_seq_length == 17
 
 
 @pytest.mark.slow
@@ -292,14 +329,14 @@ def test_the_image_tokenizer_trains_on_the_pictures_as_its_processor_hands_them_
     """`EmojiRecipe.content_radius`: the tokenizer stage trains on moment-normalised pictures and saves a processor
     that normalises; unset (the shipped model), pictures stay where they are."""
     import torch
-    from cm3leon_emoji import train
+    from cm3leon_emoji import image_tokenizer, train
 
     from transformers_cm3leon import CM3LeonImageProcessor
 
     _, seen, _ = world
     recipe = train.EmojiRecipe(vq_steps=2, vq_batch_size=4, vq_views=1, vq_hue_shifts=0, content_radius=content_radius)
     torch.manual_seed(0)
-    trained = train.train_image_tokenizer(recipe, seen[:4], str(tmp_path / "vq"))
+    trained = image_tokenizer.train_image_tokenizer(recipe, seen[:4], str(tmp_path / "vq"))
     loaded = CM3LeonImageProcessor.from_pretrained(str(tmp_path / "vq"))
     assert loaded.content_radius == trained.content_radius == content_radius
     assert loaded.background_color == (None if content_radius is None else [255, 255, 255])

@@ -13,6 +13,9 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
    (`background_color`), so a background is one code per position.
 2. `decoder/`: the VQ decoder alone, fine-tuned on the codes of those images (encoder and codebook frozen, so every
    image keeps its tokens): the judge reads 92% of its reconstructions of seen emoji, against 86% before.
+   Or, with `--palette-steps N`, `palette/`: the tokenizer gets a palette code for the skin tone (17 tokens per
+   emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are its yellow base's and the tone
+   is the palette token (`image_tokenizer.fine_tune_palette`): a held-out pair is then a seen shape and a seen tone.
 3. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
    language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
    (`prepare_pretraining_dataset` + `build_pretraining_trainer`: packing + `DataCollatorForCM3`) on
@@ -51,7 +54,14 @@ from cm3leon_emoji import (
     emoji_data,  # noqa: E402
     tasks,  # noqa: E402
 )
+from cm3leon_emoji.image_tokenizer import (  # noqa: E402
+    fine_tune_image_decoder,
+    fine_tune_palette,
+    normalisation,
+    train_image_tokenizer,
+)
 from cm3leon_emoji.shipping import ship, weights_digest  # noqa: E402
+from cm3leon_emoji.trainer_arguments import training_arguments  # noqa: E402
 
 logger = logging.getLogger("cm3leon_emoji")
 
@@ -81,6 +91,14 @@ class EmojiRecipe:
     # from the same tokens.
     decoder_steps: int = 1500
     decoder_learning_rate: float = 1e-3
+    # Or, in place of that decoder stage (`palette_steps` > 0), a palette code for the skin tone: the tokenizer is
+    # fine-tuned (codebook frozen) to read the tone from the colours into one more token, its decoder to draw it, and
+    # a toned emoji's grid codes are pulled onto its yellow base's, so that the language model sees a held-out
+    # (emoji, tone) pair as a seen shape and a seen tone (benchmarks/compositional_tokens_emoji.py). 0: no palette.
+    palette_steps: int = 0
+    palette_learning_rate: float = 3e-4
+    palette_head_learning_rate: float = 3e-3  # the colour-histogram head learns slowly at the fine-tune's rate
+    palette_consistency_weight: float = 0.3
     # Tokenizer and language model (the paper's block).
     text_vocab_size: int = 1500
     num_sentinel_tokens: int = 8
@@ -118,140 +136,15 @@ class EmojiRecipe:
 # ----------------------------------------------------------------------------------------------------------------------
 # Stages
 # ----------------------------------------------------------------------------------------------------------------------
-def _training_arguments(output_dir: str, recipe: EmojiRecipe, max_steps: int, learning_rate: float, batch_size: int):
-    from transformers import TrainingArguments
-
-    return TrainingArguments(
-        output_dir=output_dir,
-        max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
-        learning_rate=learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=max(1, max_steps // 20),
-        weight_decay=0.01,
-        logging_steps=max(1, max_steps // 20),
-        save_strategy="no",
-        report_to=[],
-        seed=recipe.seed,
-        data_seed=recipe.seed,
-        use_cpu=True,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-
-
-def train_image_tokenizer(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], output_dir: str):
-    """Stage 1: the VQ image tokenizer (`build_vq_trainer`)."""
-    import datasets
-
-    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
-    from transformers_cm3leon.training import VQDataArguments, VQLossArguments, VQModelArguments, build_vq_trainer
-
-    if os.path.isdir(output_dir):
-        return CM3LeonImageProcessor.from_pretrained(output_dir)
-    images = _vq_training_images(recipe, seen)
-    # The tokenizer trains on the pictures as the processor will hand them to it (normalised, with content_radius).
-    image_processor = CM3LeonImageProcessor(size=emoji_data.RESOLUTION, **_normalisation(recipe))
-    torch.manual_seed(recipe.seed)
-    config = CM3LeonVQConfig(
-        resolution=emoji_data.RESOLUTION,
-        embed_dim=recipe.vq_embed_dim,
-        num_embeddings=recipe.vq_num_embeddings,
-        latent_channels=recipe.vq_embed_dim,
-        base_channels=recipe.vq_base_channels,
-        channel_multiplier=[1, 2, 2, 4],
-        num_res_blocks=1,
-        attn_resolutions=[],
-        num_groups=8,
-    )
-    vq_model = CM3LeonVQModel(config)
-    trainer = build_vq_trainer(
-        VQModelArguments(),
-        VQDataArguments(),
-        VQLossArguments(reconstruction_loss="l1+l2", codebook_update="ema", dead_code_threshold=50),
-        _training_arguments(
-            output_dir + ".tmp", recipe, recipe.vq_steps, recipe.vq_learning_rate, recipe.vq_batch_size
-        ),
-        vq_model=vq_model,
-        image_processor=image_processor,
-        train_dataset=datasets.Dataset.from_dict({"image": images}),
-    )
-    trainer.train()
-    vq_model.eval()
-    image_processor.save_pretrained(output_dir)
-    shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
-    return image_processor
-
-
-def _normalisation(recipe: EmojiRecipe) -> dict:
-    """The image processor's moment normalisation settings (none unless `recipe.content_radius` is set)."""
-    if recipe.content_radius is None:
-        return {}
-    return {"background_color": (255, 255, 255), "content_radius": recipe.content_radius}
-
-
-class _DecoderFineTuning(torch.nn.Module):
-    """The VQ decoder (and its input convolution) trained to turn fixed codes into the images they came from; the
-    encoder and codebook stay frozen, so every image keeps its tokens (as Stable Diffusion's VAE decoder fine-tune)."""
-
-    def __init__(self, vq_model):
-        super().__init__()
-        self.vq_model = vq_model.requires_grad_(False)
-        for module in (vq_model.decoder, vq_model.post_quant_conv):
-            module.requires_grad_(True)
-
-    def forward(self, codes, pixel_values):
-        error = self.vq_model.decode(codes) - pixel_values
-        return {"loss": error.abs().mean() + error.pow(2).mean()}
-
-
-def _vq_training_images(recipe: EmojiRecipe, seen: list[emoji_data.Emoji]) -> list:
-    """The seen emoji, a randomly shifted and scaled view of each, and hue-rotated copies."""
-    rng = np.random.default_rng(recipe.seed)
-    images = [emoji_data.render(e.char) for e in seen]
-    images += [emoji_data.random_view(e.char, rng) for e in seen for _ in range(recipe.vq_views)]
-    shifts = rng.integers(16, 240, size=len(seen) * recipe.vq_hue_shifts)
-    images += [emoji_data.hue_shifted(images[i % len(seen)], int(h)) for i, h in enumerate(shifts)]
-    return images
-
-
-def fine_tune_image_decoder(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_processor, output_dir: str):
-    """Stage 2: the decoder alone, on the codes of the processor the language model is trained with."""
-    import datasets
-    from transformers import Trainer
-
-    from transformers_cm3leon import CM3LeonImageProcessor
-
-    if os.path.isdir(output_dir):
-        return CM3LeonImageProcessor.from_pretrained(output_dir)
-    images = _vq_training_images(recipe, seen)
-    with torch.no_grad():
-        codes = torch.cat([image_processor.encode(images[i : i + 256]) for i in range(0, len(images), 256)])
-    pixel_values = image_processor.preprocess(images, return_tensors="pt")["pixel_values"]
-    dataset = datasets.Dataset.from_dict({"codes": codes.tolist(), "pixel_values": pixel_values.numpy()})
-    torch.manual_seed(recipe.seed)
-    args = _training_arguments(
-        output_dir + ".tmp", recipe, recipe.decoder_steps, recipe.decoder_learning_rate, recipe.vq_batch_size
-    )
-    args.remove_unused_columns = False
-    Trainer(
-        model=_DecoderFineTuning(image_processor.vq_model), args=args, train_dataset=dataset.with_format("torch")
-    ).train()
-    image_processor.vq_model.eval()
-    image_processor.save_pretrained(output_dir)
-    shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
-    return image_processor
-
-
 def build_processor(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], image_processor):
     """The tokenizer (byte-level BPE over every name, prompt, question and instruction) and the processor."""
     from transformers_cm3leon import CM3LeonProcessor, build_cm3leon_tokenizer
 
-    num_special = 4 + recipe.vq_num_embeddings + 2 + recipe.num_sentinel_tokens
+    num_special = 4 + image_processor.num_image_tokens + 2 + recipe.num_sentinel_tokens
     tokenizer = build_cm3leon_tokenizer(
         tasks.tokenizer_corpus(seen) * 2,
         vocab_size=num_special + 256 + recipe.text_vocab_size,
-        image_vocab_size=recipe.vq_num_embeddings,
+        image_vocab_size=image_processor.num_image_tokens,
         num_sentinel_tokens=recipe.num_sentinel_tokens,
         min_frequency=2,
         model_max_length=2 * recipe.block_size,
@@ -288,6 +181,7 @@ def pretrain(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], processor, outpu
         num_attention_heads=recipe.num_attention_heads,
         max_position_embeddings=2 * recipe.block_size,
         image_seq_length=processor.image_processor.image_seq_length,
+        num_palette_tokens=processor.image_processor.vq_model.config.num_palette_embeddings,
         initializer_range=0.02,
         position_initializer_range=0.02,
     )
@@ -331,7 +225,7 @@ def pretrain(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], processor, outpu
         data_args,
         cm3_args,
         RetrievalArguments(),
-        _training_arguments(
+        training_arguments(
             output_dir + ".tmp", recipe, recipe.pretrain_steps, recipe.learning_rate, recipe.batch_size
         ),
         model=model,
@@ -414,7 +308,7 @@ def supervised_fine_tune(
     collator = DataCollatorForCM3(model.config, mode="causal", max_length=recipe.block_size, seed=recipe.seed)
     trainer = Trainer(
         model=model,
-        args=_training_arguments(output_dir + ".tmp", recipe, steps, learning_rate, recipe.sft_batch_size),
+        args=training_arguments(output_dir + ".tmp", recipe, steps, learning_rate, recipe.sft_batch_size),
         train_dataset=dataset,
         data_collator=collator,
     )
@@ -463,7 +357,8 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
         json.dump(asdict(recipe), handle, indent=2)
     seen, held_out = emoji_data.split(emoji_data.select_emoji(recipe.min_distance), seed=recipe.seed)
     logger.info(f"{len(seen)} seen emoji, {len(held_out)} held-out (base, skin tone) pairs")
-    folders = {stage: os.path.join(output_dir, stage) for stage in ("vq", "decoder", "pretrain", "sft", "drawing")}
+    stages = ("vq", "palette" if recipe.palette_steps else "decoder", "pretrain", "sft", "drawing")
+    folders = {stage: os.path.join(output_dir, stage) for stage in stages}
     image_processor, vq_seconds = _run_stage(
         "vq", folders["vq"], lambda: train_image_tokenizer(recipe, seen, folders["vq"])
     )
@@ -471,13 +366,20 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
     # encoder's group norms otherwise give the white cells of the seen emoji 2,332 different codes, which the
     # language model cannot predict from a name: the first 64 px run drew 1% of its text-to-image prompts.)
     image_processor = CM3LeonImageProcessor(
-        vq_model=image_processor.vq_model, **{"background_color": (255, 255, 255), **_normalisation(recipe)}
+        vq_model=image_processor.vq_model, **{"background_color": (255, 255, 255), **normalisation(recipe)}
     )
-    image_processor, decoder_seconds = _run_stage(
-        "decoder",
-        folders["decoder"],
-        lambda: fine_tune_image_decoder(recipe, seen, image_processor, folders["decoder"]),
-    )
+    if recipe.palette_steps:
+        image_processor, decoder_seconds = _run_stage(
+            "palette",
+            folders["palette"],
+            lambda: fine_tune_palette(recipe, seen, image_processor, folders["vq"], folders["palette"]),
+        )
+    else:
+        image_processor, decoder_seconds = _run_stage(
+            "decoder",
+            folders["decoder"],
+            lambda: fine_tune_image_decoder(recipe, seen, image_processor, folders["decoder"]),
+        )
     processor = build_processor(recipe, seen, image_processor)
     model, pretrain_seconds = _run_stage(
         "pretrain", folders["pretrain"], lambda: pretrain(recipe, seen, processor, folders["pretrain"])
@@ -525,7 +427,7 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
     tasks.write_training_data(final, seen, held_out)
     stage_seconds = {
         "vq": vq_seconds,
-        "decoder": decoder_seconds,
+        stages[1]: decoder_seconds,
         "pretrain": pretrain_seconds,
         "sft": sft_seconds,
         "drawing": drawing_seconds,
@@ -540,6 +442,7 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
 COUNT_OPTIONS = (
     "vq_steps",
     "decoder_steps",
+    "palette_steps",
     "pretrain_steps",
     "sft_steps",
     "drawing_steps",
