@@ -324,7 +324,9 @@ class EmojiEvaluator:
         """What composing a held-out (emoji, skin tone) pair asks of the model, read off the image tokenizer alone
         (no language model), on the renders: whether the tokenizer keeps the pair's picture (the judge on its round
         trip); how many of the pair's tokens training shows at the same position on the same emoji (other tones or
-        none) or on the same tone (other emoji); and how many tokens differ between two seen tones of one emoji."""
+        none) or on the same tone (other emoji); and how many tokens differ between two seen tones of one emoji.
+        With a palette code (the recipe's `--palette-steps`), also how many of the pair's grid codes are its yellow
+        base's and how often its palette code is its tone."""
         image_processor = self.processor.image_processor
         bases, tones = {e.base for e in self.held_out}, {e.tone for e in self.held_out}
         related = [e for e in self.seen if e.base in bases or e.tone in tones]
@@ -344,13 +346,25 @@ class EmojiEvaluator:
             for f, b in toned[i + 1 :]
             if e.base == f.base
         ]
-        return {
+        found = {
             "round_trip_judged": self.judge.accuracy(round_trip, [e.name for e in self.held_out]),
             "tokens_seen_on_the_emoji": float(np.mean(on_emoji)),
             "tokens_seen_on_the_emoji_or_the_tone": float(np.mean(on_emoji_or_tone)),
             "tokens_changed_between_two_seen_tones": float(np.mean(changed)),
             "count": len(self.held_out),
         }
+        vq_config = image_processor.vq_model.config
+        if vq_config.num_palette_embeddings:
+            from cm3leon_emoji.image_tokenizer import palette_label
+
+            cells = vq_config.grid_size**2
+            base_codes = image_processor.encode([emoji_data.render(e.base) for e in self.held_out])
+            palettes = held_codes[:, cells] - vq_config.num_embeddings
+            found["grid_codes_of_the_base"] = float((held_codes[:, :cells] == base_codes[:, :cells]).float().mean())
+            found["palette_is_the_tone"] = float(
+                np.mean([int(p) == palette_label(e) for p, e in zip(palettes, self.held_out)])
+            )
+        return found
 
     def speed(self, repeats: int = 5) -> dict:
         from transformers import pipeline

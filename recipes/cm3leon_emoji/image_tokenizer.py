@@ -70,14 +70,16 @@ def normalisation(recipe: EmojiRecipe) -> dict:
 
 
 class _DecoderFineTuning(torch.nn.Module):
-    """The VQ decoder (and its input convolution) trained to turn fixed codes into the images they came from; the
-    encoder and codebook stay frozen, so every image keeps its tokens (as Stable Diffusion's VAE decoder fine-tune)."""
+    """The VQ decoder (its input convolution, and the palette embeddings when there are) trained to turn fixed codes
+    into the images they came from; the encoder, codebook and palette head stay frozen, so every image keeps its
+    tokens (as Stable Diffusion's VAE decoder fine-tune)."""
 
     def __init__(self, vq_model):
         super().__init__()
         self.vq_model = vq_model.requires_grad_(False)
-        for module in (vq_model.decoder, vq_model.post_quant_conv):
-            module.requires_grad_(True)
+        for module in (vq_model.decoder, vq_model.post_quant_conv, getattr(vq_model, "palette_embedding", None)):
+            if module is not None:
+                module.requires_grad_(True)
 
     def forward(self, codes, pixel_values):
         error = self.vq_model.decode(codes) - pixel_values

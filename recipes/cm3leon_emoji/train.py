@@ -13,7 +13,7 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
    (`background_color`), so a background is one code per position.
 2. `decoder/`: the VQ decoder alone, fine-tuned on the codes of those images (encoder and codebook frozen, so every
    image keeps its tokens): the judge reads 92% of its reconstructions of seen emoji, against 86% before.
-   Or, with `--palette-steps N`, `palette/`: the tokenizer gets a palette code for the skin tone (17 tokens per
+   With `--palette-steps N`, before it, `palette/`: the tokenizer gets a palette code for the skin tone (17 tokens per
    emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are its yellow base's and the tone
    is the palette token (`image_tokenizer.fine_tune_palette`): a held-out pair is then a seen shape and a seen tone.
 3. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
@@ -359,7 +359,7 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
         json.dump(asdict(recipe), handle, indent=2)
     seen, held_out = emoji_data.split(emoji_data.select_emoji(recipe.min_distance), seed=recipe.seed)
     logger.info(f"{len(seen)} seen emoji, {len(held_out)} held-out (base, skin tone) pairs")
-    stages = ("vq", "palette" if recipe.palette_steps else "decoder", "pretrain", "sft", "drawing")
+    stages = ("vq", *(("palette",) if recipe.palette_steps else ()), "decoder", "pretrain", "sft", "drawing")
     folders = {stage: os.path.join(output_dir, stage) for stage in stages}
     image_processor, vq_seconds = _run_stage(
         "vq", folders["vq"], lambda: train_image_tokenizer(recipe, seen, folders["vq"])
@@ -370,18 +370,20 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
     image_processor = CM3LeonImageProcessor(
         vq_model=image_processor.vq_model, **{"background_color": (255, 255, 255), **normalisation(recipe)}
     )
+    palette_seconds = None
     if recipe.palette_steps:
-        image_processor, decoder_seconds = _run_stage(
+        image_processor, palette_seconds = _run_stage(
             "palette",
             folders["palette"],
             lambda: fine_tune_palette(recipe, seen, image_processor, folders["vq"], folders["palette"]),
         )
-    else:
-        image_processor, decoder_seconds = _run_stage(
-            "decoder",
-            folders["decoder"],
-            lambda: fine_tune_image_decoder(recipe, seen, image_processor, folders["decoder"]),
-        )
+    # The palette stage trains the decoder on the VQ model's own codes; this one on the processor's (white cells as
+    # one code), which the language model writes.
+    image_processor, decoder_seconds = _run_stage(
+        "decoder",
+        folders["decoder"],
+        lambda: fine_tune_image_decoder(recipe, seen, image_processor, folders["decoder"]),
+    )
     processor = build_processor(recipe, seen, image_processor)
     model, pretrain_seconds = _run_stage(
         "pretrain", folders["pretrain"], lambda: pretrain(recipe, seen, processor, folders["pretrain"])
@@ -429,7 +431,8 @@ def train(recipe: EmojiRecipe, output_dir: str) -> str:
     tasks.write_training_data(final, seen, held_out)
     stage_seconds = {
         "vq": vq_seconds,
-        stages[1]: decoder_seconds,
+        **({"palette": palette_seconds} if recipe.palette_steps else {}),
+        "decoder": decoder_seconds,
         "pretrain": pretrain_seconds,
         "sft": sft_seconds,
         "drawing": drawing_seconds,
