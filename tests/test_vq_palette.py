@@ -185,6 +185,8 @@ def test_a_palette_learned_from_labels_and_base_images(trained_tokenizer, tmp_pa
     assert shared_codes(model) > shared_codes(free) + 0.2, (shared_codes(model), shared_codes(free))
     with pytest.raises(ValueError, match="dead_code_threshold=0"):
         VQLossArguments(codebook_update="frozen", dead_code_threshold=10)
+    with pytest.raises(ValueError, match="`palette_learning_rate` must be a positive number or None, got -1.0"):
+        VQLossArguments(palette_learning_rate=-1.0)
 
 
 def test_palette_columns_need_a_palette_model(tmp_path):

@@ -164,6 +164,10 @@ class VQLossArguments:
     def __post_init__(self):
         _check_choice("reconstruction_loss", self.reconstruction_loss, RECONSTRUCTION_LOSSES)
         _check_choice("codebook_update", self.codebook_update, CODEBOOK_UPDATES)
+        if self.palette_learning_rate is not None and not self.palette_learning_rate > 0:
+            raise ValueError(
+                f"`palette_learning_rate` must be a positive number or None, got {self.palette_learning_rate!r}."
+            )
         if self.codebook_update == "frozen" and self.dead_code_threshold:
             raise ValueError(
                 f"`codebook_update='frozen'` keeps every code where it is; set `dead_code_threshold=0` (got "
