@@ -56,7 +56,7 @@ def test_the_weights_fit_in_the_wheel_and_load_in_float32():
     assert size < MAX_PACKAGE_MB * 2**20, f"{size / 2**20:.1f} MB"
     model, processor = default_model.load_default()
     assert model.dtype == torch.float32 and not model.training
-    assert processor.image_seq_length == 16 and processor.image_processor.size == 32
+    assert processor.image_seq_length == 4 * 4 + 1 and processor.image_processor.size == 32  # + the palette code
 
 
 def test_the_weights_carry_their_licence():

@@ -197,6 +197,8 @@ def test_the_recipe_is_deterministic(tmp_path):
     steps = [
         "--vq-steps",
         "2",
+        "--palette-steps",
+        "2",
         "--decoder-steps",
         "2",
         "--pretrain-steps",
@@ -397,17 +399,19 @@ def test_evaluator_hands_infilling_bands_over_as_their_preimage_on_the_picture(w
 
 
 def test_the_held_out_pairs_read_off_the_image_tokenizer():
-    """`EmojiEvaluator.held_out_tokens`, the card's explanation of composition (the tokenizer alone, no sampling): the
-    tokenizer keeps every held-out pair, but a pair shares few of its tokens with its emoji in other tones, because a
-    change of skin tone changes most of an emoji's tokens."""
+    """`EmojiEvaluator.held_out_tokens`, the card's account of composition (the tokenizer alone, no sampling): with
+    the palette code, a held-out pair is mostly its yellow base's grid codes and its tone's palette code, so a change
+    of skin tone changes fewer than half of an emoji's grid codes (85% without the palette, the seventh run)."""
     from cm3leon_emoji.evaluate import EmojiEvaluator
 
     from transformers_cm3leon.default_model import load_default
 
     evaluator = EmojiEvaluator(*load_default(), seed=0)
     found = evaluator.held_out_tokens()
-    assert found["count"] == len(evaluator.held_out) and found["round_trip_judged"] == 1.0
-    assert found["tokens_seen_on_the_emoji"] <= found["tokens_seen_on_the_emoji_or_the_tone"] < 0.5
-    assert found["tokens_changed_between_two_seen_tones"] > 0.75
+    assert found["count"] == len(evaluator.held_out) == 38
+    assert found["round_trip_judged"] >= 32 / 38  # the card: 33 of 38
+    assert 0.6 < found["tokens_seen_on_the_emoji"] <= found["tokens_seen_on_the_emoji_or_the_tone"]
+    assert found["tokens_changed_between_two_seen_tones"] < 0.5
+    assert found["grid_codes_of_the_base"] > 0.5 and found["palette_is_the_tone"] >= 35 / 38
     with pytest.raises(ValueError, match="`source` must be 'render', 'picture' or 'tokens', got 'drawing'"):
         evaluator.infilling(evaluator.sample_seen(1), source="drawing")

@@ -13,8 +13,8 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
    (`background_color`), so a background is one code per position.
 2. `decoder/`: the VQ decoder alone, fine-tuned on the codes of those images (encoder and codebook frozen, so every
    image keeps its tokens): the judge reads 92% of its reconstructions of seen emoji, against 86% before.
-   With `--palette-steps N`, before it, `palette/`: the tokenizer gets a palette code for the skin tone (17 tokens per
-   emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are its yellow base's and the tone
+   Before it, `palette/` (`--palette-steps`, 1,200; 0 skips it): the tokenizer gets a palette code for the skin tone
+   (17 tokens per emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are its yellow base's and the tone
    is the palette token (`image_tokenizer.fine_tune_palette`): a held-out pair is then a seen shape and a seen tone.
 3. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
    language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
@@ -91,11 +91,11 @@ class EmojiRecipe:
     # from the same tokens.
     decoder_steps: int = 1500
     decoder_learning_rate: float = 1e-3
-    # Or, in place of that decoder stage (`palette_steps` > 0), a palette code for the skin tone: the tokenizer is
-    # fine-tuned (codebook frozen) to read the tone from the colours into one more token, its decoder to draw it, and
-    # a toned emoji's grid codes are pulled onto its yellow base's, so that the language model sees a held-out
-    # (emoji, tone) pair as a seen shape and a seen tone (benchmarks/compositional_tokens_emoji.py). 0: no palette.
-    palette_steps: int = 0
+    # Before that decoder stage (since the eighth run), a palette code for the skin tone: the tokenizer is fine-tuned
+    # (codebook frozen) to read the tone from the colours into one more token, its decoder to draw it, and a toned
+    # emoji's grid codes are pulled onto its yellow base's, so that the language model sees a held-out (emoji, tone)
+    # pair as a seen shape and a seen tone (benchmarks/compositional_tokens_emoji.py). 0: no palette (the seventh run).
+    palette_steps: int = 1200
     # 1,200 steps at 6e-4 with a pull of 1.0: a seen toned emoji keeps its yellow base's grid codes at 66% of
     # positions (held-out pairs 58%), its palette code is its tone for 98% (95%); at 3e-4 and 0.3: 41% (39%).
     palette_learning_rate: float = 6e-4
