@@ -14,8 +14,9 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
 2. `decoder/`: the VQ decoder alone, fine-tuned on the codes of those images (encoder and codebook frozen, so every
    image keeps its tokens): the judge reads 92% of its reconstructions of seen emoji, against 86% before.
    Before it, `palette/` (`--palette-steps`, 1,200; 0 skips it): the tokenizer gets a palette code for the skin tone
-   (17 tokens per emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are its yellow base's and the tone
-   is the palette token (`image_tokenizer.fine_tune_palette`): a held-out pair is then a seen shape and a seen tone.
+   (17 tokens per emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are mostly its yellow
+   base's and the tone is the palette token (`image_tokenizer.fine_tune_palette`): a held-out pair is then mostly a
+   seen shape and a seen tone.
 3. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
    language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
    (`prepare_pretraining_dataset` + `build_pretraining_trainer`: packing + `DataCollatorForCM3`) on
