@@ -5,7 +5,8 @@ The held-out pairs are drawn as `evaluate.py`'s text-to-image row draws them (th
 decoding, four samples each, the same seeds), as token ids. For those drawings: how often the palette code is the
 pair's tone, how many grid codes are its yellow base's, what the judge names (the pair, the same emoji with another
 tone or none, another emoji with the tone, something else), and what it names once each drawing's palette code is
-replaced by the one the tokenizer reads off the pair's render. The ceiling: the base's own grid codes with the pair's palette code, decoded and judged.
+replaced by the one the tokenizer reads off the pair's render. The ceiling: the base's own grid codes with the
+pair's palette code, decoded and judged.
 
     python benchmarks/held_out_drawing_emoji.py --model outputs/cm3leon-emoji/model --seed 0
 """
