@@ -6,7 +6,7 @@ decoding, four samples each, the same seeds), as token ids. For those drawings: 
 pair's tone, how many grid codes are its yellow base's, what the judge names (the pair, the same emoji with another
 tone or none, another emoji with the tone, something else), and what it names once each drawing's palette code is
 replaced by the one the tokenizer reads off the pair's render. The ceiling: the base's own grid codes with the
-pair's palette code, decoded and judged.
+pair's palette code, decoded and judged (and, where it is not the pair, what the judge names instead).
 
     python benchmarks/held_out_drawing_emoji.py --model outputs/cm3leon-emoji/model --seed 0
 """
@@ -53,6 +53,14 @@ def main(argv=None) -> int:
     def judged(codes, expected) -> float:
         return evaluator.judge.accuracy(image_processor.postprocess(image_processor.decode(codes)), expected)
 
+    def outcome(name: str, pair) -> str:
+        found = evaluator.by_name[name]
+        if name == pair.name:
+            return "the pair"
+        if found.base == pair.base:
+            return "the same emoji, another tone or none"
+        return "another emoji with the tone" if found.tone == pair.tone else "something else"
+
     pair_codes = image_processor.encode([emoji_data.render(e.char) for e in held_out])
     base_codes = image_processor.encode([emoji_data.render(e.base) for e in held_out])
     ideal = torch.cat([base_codes[:, :cells], pair_codes[:, cells:]], dim=1)
@@ -66,17 +74,12 @@ def main(argv=None) -> int:
     expected = [held_out[i].name for i in rows]
 
     images = image_processor.postprocess(image_processor.decode(drawn))
-    outcomes = Counter()
-    for name, row in zip(evaluator.judge.identify(images), rows):
-        pair, found = held_out[row], evaluator.by_name[name]
-        if name == pair.name:
-            outcomes["the pair"] += 1
-        elif found.base == pair.base:
-            outcomes["the same emoji, another tone or none"] += 1
-        elif found.tone == pair.tone:
-            outcomes["another emoji with the tone"] += 1
-        else:
-            outcomes["something else"] += 1
+    outcomes = Counter(outcome(name, held_out[row]) for name, row in zip(evaluator.judge.identify(images), rows))
+    ideal_names = evaluator.judge.identify(image_processor.postprocess(image_processor.decode(ideal)))
+    # Where the ideal drawing is not judged as the pair: which tone the judge sees instead.
+    ideal_misses = Counter(
+        evaluator.by_name[name].tone or "none" for name, pair in zip(ideal_names, held_out) if name != pair.name
+    )
     tone_codes = torch.tensor([vq_config.num_embeddings + palette_label(held_out[i]) for i in rows])
     with_pair_palette = torch.cat([drawn[:, :cells], pair_codes[rows, cells:]], dim=1)
     found = {
@@ -89,6 +92,8 @@ def main(argv=None) -> int:
         "judged": {key: value / len(drawn) for key, value in sorted(outcomes.items())},
         "judged_with_the_palette_code_of_the_pairs_render": judged(with_pair_palette, expected),
         "ceiling_base_grid_and_pair_palette": judged(ideal, [e.name for e in held_out]),
+        "ceiling_judged": dict(sorted(Counter(outcome(n, e) for n, e in zip(ideal_names, held_out)).items())),
+        "ceiling_misses_by_tone_seen": dict(sorted(ideal_misses.items())),
         "round_trip_of_the_pairs": judged(pair_codes, [e.name for e in held_out]),
     }
     print(json.dumps(found, indent=2))
