@@ -151,6 +151,33 @@ def test_decoder_fine_tuning_keeps_every_token_and_sharpens_the_pictures(world, 
     assert error_after < 0.8 * error_before
 
 
+def test_tone_swapped_rows_pair_a_sibling_shape_with_the_emojis_own_palette(world):
+    """`EmojiRecipe.decoder_tone_swaps`: each seen toned emoji gets rows with the grid codes of another seen variant of
+    its base (its yellow base first) and its own palette code, to be decoded into its own render."""
+    import torch
+    from cm3leon_emoji import image_tokenizer, train
+
+    _, seen, _ = world
+    cells = 16
+    # Codes that name their emoji: grid codes = its index, palette code = 4096 + its index.
+    codes = torch.tensor([[i] * cells + [4096 + i] for i in range(len(seen))])
+    recipe = train.EmojiRecipe(decoder_tone_swaps=3)
+    rows, targets = image_tokenizer.tone_swapped_rows(recipe, seen, codes)
+
+    siblings = {i: [j for j, f in enumerate(seen) if f.base == e.base and j != i] for i, e in enumerate(seen)}
+    toned = [i for i, e in enumerate(seen) if e.tone and siblings[i]]
+    assert len(toned) > 200
+    assert targets.tolist() == [i for i in toned for _ in range(3)]
+    assert torch.equal(rows[:, cells], 4096 + targets)  # the emoji's own palette code
+    donors = rows[:, 0]
+    assert torch.equal(rows[:, :cells], donors[:, None].expand(-1, cells))
+    assert all(int(d) in siblings[int(t)] for d, t in zip(donors, targets))
+    assert all(seen[int(d)].char == seen[int(t)].base for d, t in zip(donors[::3], targets[::3]))  # the base first
+    assert any(seen[int(d)].tone is None for d in donors) and any(seen[int(d)].tone for d in donors)
+    again, _ = image_tokenizer.tone_swapped_rows(recipe, seen, codes)
+    assert torch.equal(again, rows)  # seeded
+
+
 def test_the_palette_stage_gives_the_skin_tone_its_own_token(world, tmp_path):
     """`EmojiRecipe.palette_steps`: the stage-1 tokenizer gets a palette code (none and the five tones), its codebook
     frozen; the processor then writes 17 tokens per emoji, the tokenizer and the language model make room for the six
@@ -273,6 +300,51 @@ def test_sft_rows_train_each_task_in_the_processors_layouts(world, tiny_recipe):
     assert rows["unconditional"]["labels"] == [[tasks.IGNORE_INDEX] * len(prefix) + p + [eos] for p in pictures]
     first = rows["text_to_image"]
     assert first["input_ids"][0] == processor.text_to_image_prompt(few[0].name) + pictures[0] + [eos]
+
+
+def test_toned_emoji_are_drawn_as_their_bases_shape_and_their_own_palette(world):
+    """`EmojiRecipe.draw_base_shapes`: the model writes a toned emoji as its yellow base's grid codes and its own
+    palette code; it reads (captions, answers about, edits from) the render's own tokens."""
+    import torch
+    from cm3leon_emoji import train
+
+    from transformers_cm3leon import CM3LeonImageProcessor, CM3LeonVQConfig, CM3LeonVQModel
+    from transformers_cm3leon.testing_utils import TINY_VQ_CONFIG
+
+    _, seen, _ = world
+    base = next(e.base for e in seen if e.tone)
+    family = [e for e in seen if e.base == base]  # the base and its seen tones
+    assert len(family) >= 3 and family[0].tone is None
+
+    render_ids = {e.char: [10 * i + cell for cell in range(4)] + [90 + i] for i, e in enumerate(family)}
+    drawn = tasks.drawing_token_ids(family, render_ids, num_palette_tokens=6)
+    assert drawn[base] == render_ids[base]
+    for e in family[1:]:
+        assert drawn[e.char] == render_ids[base][:4] + render_ids[e.char][4:]
+    assert tasks.drawing_token_ids(family, render_ids, num_palette_tokens=0) == render_ids
+
+    torch.manual_seed(0)
+    config = CM3LeonVQConfig(
+        **{**TINY_VQ_CONFIG, "resolution": emoji_data.RESOLUTION, "channel_multiplier": [1, 2, 2, 4]},
+        num_palette_embeddings=6,
+    )
+    image_processor = CM3LeonImageProcessor(vq_model=CM3LeonVQModel(config).eval(), background_color=(255, 255, 255))
+    recipe = train.EmojiRecipe(vq_num_embeddings=config.num_embeddings, text_vocab_size=400, reading_views=1)
+    processor = train.build_processor(recipe, seen, image_processor)
+    pictures = dict(
+        zip((e.char for e in family), processor.encode_images([emoji_data.render(e.char) for e in family]))
+    )
+    rows = tasks.sft_rows(family, processor, np.random.default_rng(0), reading_views=1, draw_base_shapes=True)
+    eos, toned = processor.eos_token_id, family[1]
+    written = pictures[base][:-1] + pictures[toned.char][-1:]
+    assert processor.text_to_image_prompt(toned.name) + written + [eos] in rows["text_to_image"]["input_ids"]
+    assert processor.unconditional_prompt() + written + [eos] in rows["unconditional"]["input_ids"]
+    reads = processor.captioning_prompt(pictures[toned.char])
+    assert any(row[: len(reads)] == reads for row in rows["captioning"]["input_ids"])
+    written_by_all = [pictures[base][:-1] + pictures[e.char][-1:] + [eos] for e in family]
+    assert rows["editing"]["input_ids"] and all(
+        row[-len(written) - 1 :] in written_by_all for row in rows["editing"]["input_ids"]
+    )
 
 
 def test_sft_dataset_draws_fresh_views_for_every_draw(world, tiny_recipe):

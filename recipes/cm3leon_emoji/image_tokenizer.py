@@ -109,6 +109,10 @@ def fine_tune_image_decoder(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], i
     with torch.no_grad():
         codes = torch.cat([image_processor.encode(images[i : i + 256]) for i in range(0, len(images), 256)])
     pixel_values = image_processor.preprocess(images, return_tensors="pt")["pixel_values"]
+    if image_processor.vq_model.config.num_palette_embeddings and recipe.decoder_tone_swaps:
+        # `vq_training_images` starts with the renders of `seen`, in order.
+        swapped_codes, targets = tone_swapped_rows(recipe, seen, codes[: len(seen)])
+        codes, pixel_values = torch.cat([codes, swapped_codes]), torch.cat([pixel_values, pixel_values[targets]])
     dataset = datasets.Dataset.from_dict({"codes": codes.tolist(), "pixel_values": pixel_values.numpy()})
     torch.manual_seed(recipe.seed)
     args = training_arguments(
@@ -122,6 +126,33 @@ def fine_tune_image_decoder(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], i
     image_processor.save_pretrained(output_dir)
     shutil.rmtree(output_dir + ".tmp", ignore_errors=True)
     return image_processor
+
+
+def tone_swapped_rows(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], render_codes: torch.Tensor):
+    """`decoder_tone_swaps` rows for each seen toned emoji: the grid codes of another seen variant of its base, then
+    its own palette code, to be decoded into its own render. The first row's variant is the yellow base itself (what
+    the language model draws, `tasks.drawing_token_ids`), the others are drawn at random (the base or another tone).
+    The decoder learns to take the tone from the palette code alone, which a held-out pair's drawing asks of it.
+    Returns the codes and, for each row, the index in `seen` of the render it decodes to."""
+    rng = np.random.default_rng(recipe.seed)
+    cells = render_codes.shape[1] - 1
+    index_of = {e.char: index for index, e in enumerate(seen)}
+    variants = {}
+    for index, e in enumerate(seen):
+        variants.setdefault(e.base, []).append(index)
+    rows, targets = [], []
+    for index, e in enumerate(seen):
+        donors = [other for other in variants[e.base] if other != index]
+        if e.tone is None or not donors:
+            continue
+        chosen = [index_of[e.base]] if e.base in index_of else []
+        chosen += rng.choice(donors, size=recipe.decoder_tone_swaps - len(chosen)).tolist()
+        for donor in chosen:
+            rows.append(torch.cat([render_codes[donor, :cells], render_codes[index, cells:]]))
+            targets.append(index)
+    if not rows:
+        return render_codes[:0], torch.zeros(0, dtype=torch.long)
+    return torch.stack(rows), torch.tensor(targets)
 
 
 def palette_label(e: emoji_data.Emoji) -> int:

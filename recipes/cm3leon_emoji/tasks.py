@@ -132,11 +132,33 @@ def vqa_pairs(e: Emoji, seen_families: dict[str, dict[str, Emoji]], tone_bases: 
     return pairs
 
 
+def drawing_token_ids(seen: list[Emoji], render_ids: dict[str, list[int]], num_palette_tokens: int) -> dict:
+    """The image tokens the model learns to write for each seen emoji: its render's, except that a toned emoji (with
+    a palette code, `num_palette_tokens`) takes the grid codes of its yellow base before its own palette code. The
+    shape then depends on the base alone and the tone on the palette alone, so a held-out (base, tone) pair is drawn
+    from parts the model has written (`image_tokenizer.tone_swapped_rows` teaches the decoder to draw them)."""
+    if not num_palette_tokens:
+        return dict(render_ids)
+    return {
+        e.char: render_ids[e.base][:-1] + render_ids[e.char][-1:]
+        if e.tone is not None and e.base in render_ids
+        else render_ids[e.char]
+        for e in seen
+    }
+
+
 def sft_rows(
-    seen: list[Emoji], processor, rng: np.random.Generator, reading_views: int, bank: EmojiBank | None = None
+    seen: list[Emoji],
+    processor,
+    rng: np.random.Generator,
+    reading_views: int,
+    bank: EmojiBank | None = None,
+    draw_base_shapes: bool = False,
 ) -> dict[str, dict]:
     """SFT rows by task: `{"input_ids": [...], "labels": [...]}` columns. `bank` is `build_bank(seen, processor)`
-    (built here if not given; several draws of the rows share one): the renders, their tokens and the retrieval."""
+    (built here if not given; several draws of the rows share one): the renders, their tokens and the retrieval.
+    With `draw_base_shapes`, the pictures the model writes (drawing, editing) are `drawing_token_ids`; those it
+    reads (captioning, VQA, edit sources, retrieved documents, infilling) stay the renders'."""
     tokenizer = processor.tokenizer
     eos, eoss = processor.eos_token_id, processor.eoss_token_id
 
@@ -147,6 +169,8 @@ def sft_rows(
         bank = build_bank(seen, processor)
     renders = dict(zip((e.char for e in seen), bank.images))
     ids = dict(zip(renders, bank.image_token_ids))
+    num_palette_tokens = processor.image_processor.vq_model.config.num_palette_embeddings
+    drawn = drawing_token_ids(seen, ids, num_palette_tokens) if draw_base_shapes else ids
     views = [emoji_data.random_view(e.char, rng) for e in seen for _ in range(reading_views)]
     view_ids = processor.encode_images(views)
     reading_ids = {
@@ -167,11 +191,11 @@ def sft_rows(
     for e, candidates in zip(seen, retrieved):
         template = int(rng.integers(1, len(emoji_data.TEXT_TO_IMAGE_TEMPLATES)))
         for prompt in (e.name, emoji_data.text_to_image_prompt(e.name, template)):
-            add("text_to_image", processor.text_to_image_prompt(prompt), ids[e.char] + [eos], loss_on_prompt=True)
+            add("text_to_image", processor.text_to_image_prompt(prompt), drawn[e.char] + [eos], loss_on_prompt=True)
         documents = [[d["text"], d["image_token_ids"]] for d in candidates if d["score"] <= 0.9][:2]
-        add("text_to_image_retrieval", processor.text_to_image_prompt(e.name, documents), ids[e.char] + [eos])
+        add("text_to_image_retrieval", processor.text_to_image_prompt(e.name, documents), drawn[e.char] + [eos])
         # The unconditional stream of classifier-free guidance: the picture after the prompt-free prefix.
-        add("unconditional", processor.unconditional_prompt(), ids[e.char] + [eos])
+        add("unconditional", processor.unconditional_prompt(), drawn[e.char] + [eos])
 
     # Reading: captioning and VQA on the render and its views.
     families = emoji_data.colour_families(seen)
@@ -187,7 +211,7 @@ def sft_rows(
 
     # Editing.
     for source, instruction, target in edits(seen):
-        add("editing", processor.editing_prompts(ids[source.char], instruction)[0], ids[target.char] + [eos])
+        add("editing", processor.editing_prompts(ids[source.char], instruction)[0], drawn[target.char] + [eos])
 
     # Infilling: with the name as prompt, and without (the unconditional stream of guided infilling).
     grid = processor.image_processor.grid_size

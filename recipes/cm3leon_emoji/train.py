@@ -92,6 +92,9 @@ class EmojiRecipe:
     # from the same tokens.
     decoder_steps: int = 1500
     decoder_learning_rate: float = 1e-3
+    # With a palette (since the ninth run): rows per seen toned emoji in which another variant of its base gives the
+    # grid codes and it gives the palette code and the picture (`image_tokenizer.tone_swapped_rows`).
+    decoder_tone_swaps: int = 2
     # Before that decoder stage (since the eighth run), a palette code for the skin tone: the tokenizer is fine-tuned
     # (codebook frozen) to read the tone from the colours into one more token, its decoder to draw it, and a toned
     # emoji's grid codes are pulled onto its yellow base's, so that the language model sees a held-out (emoji, tone)
@@ -112,13 +115,14 @@ class EmojiRecipe:
     block_size: int = 256
     batch_size: int = 32
     learning_rate: float = 1.5e-3
-    pretrain_steps: int = 450
+    # The ninth run's step counts (the eighth run's: 450, 2,900 and 1,600 steps, 8 SFT row draws) fit the 2-hour budget.
+    pretrain_steps: int = 300
     # SFT in smaller batches (as many tokens a second on this CPU, four times the optimizer steps) at a higher
     # learning rate (a 720-step probe: text-to-image loss 1.08 at 3e-3, 1.30 at 1e-3).
     sft_batch_size: int = 8
     sft_learning_rate: float = 2e-3
-    sft_steps: int = 2900
-    drawing_steps: int = 1600  # then drawing-weighted rows (DRAWING_TASK_FRACTIONS)
+    sft_steps: int = 2400
+    drawing_steps: int = 1400  # then drawing-weighted rows (DRAWING_TASK_FRACTIONS)
     drawing_learning_rate: float = 1e-3
     # Retrieval-augmented pretraining (the paper's 2 documents, 0.9 relevance cap, 20% query dropout).
     retrieval_fraction: float = 0.5
@@ -131,7 +135,10 @@ class EmojiRecipe:
     # steps with 16 new views per emoji: 27-37%). So the rows are drawn again about once an epoch (`*_row_draws`),
     # each draw with its own views, templates, retrieved documents and infilling masks.
     reading_views: int = 4
-    sft_row_draws: int = 8
+    # With a palette (since the ninth run): the model writes a toned emoji as its yellow base's grid codes and its own
+    # palette code (`tasks.drawing_token_ids`), so the shape comes from the base and the tone from the palette.
+    draw_base_shapes: bool = True
+    sft_row_draws: int = 7  # about one epoch of SFT
     drawing_row_draws: int = 4
     num_threads: int = 2
 
@@ -280,7 +287,14 @@ def sft_dataset(
     bank, draws = tasks.build_bank(seen, processor), []
     for draw in range(row_draws):
         rng = np.random.default_rng([rows_seed, draw])
-        rows = tasks.sft_rows(seen, processor, rng, reading_views=recipe.reading_views, bank=bank)
+        rows = tasks.sft_rows(
+            seen,
+            processor,
+            rng,
+            reading_views=recipe.reading_views,
+            bank=bank,
+            draw_base_shapes=recipe.draw_base_shapes,
+        )
         draws.append(task_mixture(rows, task_fractions or {}, seed=rows_seed + draw))
     return datasets.concatenate_datasets(draws)
 
