@@ -16,7 +16,8 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
    Before it, `palette/` (`--palette-steps`, 1,200; 0 skips it): the tokenizer gets a palette code for the skin tone
    (17 tokens per emoji), fine-tuned with its codebook frozen so that a toned emoji's grid codes are mostly its yellow
    base's and the tone is the palette token (`image_tokenizer.fine_tune_palette`): a held-out pair is then mostly a
-   seen shape and a seen tone.
+   seen shape and a seen tone. With a palette, the decoder also learns to draw each seen toned emoji from its yellow
+   base's grid codes (and another variant's) with its own palette code (`image_tokenizer.tone_swapped_rows`).
 3. `pretrain/`: the tokenizer (`build_cm3leon_tokenizer`, BPE over names, questions and instructions) and the
    language model, its image-token embeddings started from the VQ codebook, pretrained with the CM3 objective
    (`prepare_pretraining_dataset` + `build_pretraining_trainer`: packing + `DataCollatorForCM3`) on
@@ -25,7 +26,8 @@ Stages (each saved under `--output-dir` and skipped when its folder exists, so a
 4. `sft/`: supervised fine-tuning on the tasks (`tasks.sft_rows`): text-to-image from the bare name and templates
    (some with retrieved documents), captioning and VQA on shifted / scaled views, instruction editing (skin tone,
    colour), and image infilling, in the processor's layouts. The rows are drawn afresh about once an epoch (new
-   views, templates, retrieved documents and masks), so the reading tasks see each view about once.
+   views, templates, retrieved documents and masks), so the reading tasks see each view about once. With a palette,
+   the pictures the model writes give a toned emoji its yellow base's grid codes (`tasks.drawing_token_ids`).
 5. `drawing/`: more SFT steps, weighted to drawing: every text-to-image row (with and without retrieved documents,
    and unconditional) and editing row, a third of the captioning, VQA and infilling rows (so the model does not
    forget those tasks).
