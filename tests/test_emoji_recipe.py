@@ -176,6 +176,8 @@ def test_tone_swapped_rows_pair_a_sibling_shape_with_the_emojis_own_palette(worl
     assert any(seen[int(d)].tone is None for d in donors) and any(seen[int(d)].tone for d in donors)
     again, _ = image_tokenizer.tone_swapped_rows(recipe, seen, codes)
     assert torch.equal(again, rows)  # seeded
+    with pytest.raises(ValueError, match=r"`EmojiRecipe.decoder_tone_swaps` must be a positive count .* got -1"):
+        image_tokenizer.tone_swapped_rows(train.EmojiRecipe(decoder_tone_swaps=-1), seen, codes)
 
 
 def test_the_palette_stage_gives_the_skin_tone_its_own_token(world, tmp_path):

@@ -134,6 +134,11 @@ def tone_swapped_rows(recipe: EmojiRecipe, seen: list[emoji_data.Emoji], render_
     the language model draws, `tasks.drawing_token_ids`), the others are drawn at random (the base or another tone).
     The decoder learns to take the tone from the palette code alone, which a held-out pair's drawing asks of it.
     Returns the codes and, for each row, the index in `seen` of the render it decodes to."""
+    if recipe.decoder_tone_swaps < 1:
+        raise ValueError(
+            f"`EmojiRecipe.decoder_tone_swaps` must be a positive count of rows (0 turns them off in the decoder "
+            f"stage), got {recipe.decoder_tone_swaps}"
+        )
     rng = np.random.default_rng(recipe.seed)
     cells = render_codes.shape[1] - 1
     index_of = {e.char: index for index, e in enumerate(seen)}

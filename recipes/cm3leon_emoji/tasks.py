@@ -169,8 +169,8 @@ def sft_rows(
         bank = build_bank(seen, processor)
     renders = dict(zip((e.char for e in seen), bank.images))
     ids = dict(zip(renders, bank.image_token_ids))
-    num_palette_tokens = processor.image_processor.vq_model.config.num_palette_embeddings
-    drawn = drawing_token_ids(seen, ids, num_palette_tokens) if draw_base_shapes else ids
+    palette_size = processor.image_processor.vq_model.config.num_palette_embeddings
+    drawn = drawing_token_ids(seen, ids, palette_size) if draw_base_shapes else ids
     views = [emoji_data.random_view(e.char, rng) for e in seen for _ in range(reading_views)]
     view_ids = processor.encode_images(views)
     reading_ids = {
